@@ -1,0 +1,42 @@
+//! The binding record: one contact registered for one address-of-record.
+
+/// One binding of an AOR to a contact (RFC 3261 §10.3).
+///
+/// This is the unit the location service stores, returns from lookups and
+/// hands to the registrar's `update` closures. It carries everything needed
+/// to route to the contact later (received address, transport, local socket,
+/// Path) and to apply the registrar's refresh rules (Call-ID, CSeq, instance,
+/// reg-id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// Canonical AOR, e.g. `sip:alice@example.com`; the key of the table.
+    pub aor: String,
+    /// Contact URI as registered (addr-spec text without `<>`), e.g.
+    /// `sip:alice@192.0.2.4:5062;transport=tcp`. Unique within an AOR.
+    pub contact: String,
+    /// q-value in thousandths, 0..=1000 (1000 = q absent / 1.0).
+    pub q: u16,
+    /// Absolute expiry, Unix epoch milliseconds. The binding is live while
+    /// `expires_at_ms > now_ms`.
+    pub expires_at_ms: u64,
+    /// Call-ID of the REGISTER that created or last refreshed the binding.
+    pub call_id: String,
+    /// CSeq number of that REGISTER.
+    pub cseq: u32,
+    /// Source `ip:port` the REGISTER came from (`[v6]:port` for IPv6).
+    pub received: Option<String>,
+    /// Transport the REGISTER arrived on: `udp`, `tcp`, later `tls`, `ws`, `wss`.
+    pub transport: String,
+    /// Local socket `ip:port` the REGISTER arrived on.
+    pub local: Option<String>,
+    /// User-Agent header of the REGISTER, if any.
+    pub user_agent: Option<String>,
+    /// Path header values (RFC 3327), in order.
+    pub path: Vec<String>,
+    /// `+sip.instance` Contact parameter value (RFC 5626).
+    pub instance: Option<String>,
+    /// `reg-id` Contact parameter value (RFC 5626).
+    pub reg_id: Option<u32>,
+    /// When the binding was last written, Unix epoch milliseconds.
+    pub updated_at_ms: u64,
+}

@@ -1,0 +1,77 @@
+//! The error type shared by every backend.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Errors of a location backend: I/O, SQLite, a closed store.
+///
+/// `Display` gives a short reason fit for logs and operator messages; the
+/// underlying error, when there is one, is reachable through
+/// [`std::error::Error::source`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A file-system operation failed (creating the data directory, starting
+    /// the writer thread).
+    Io(std::io::Error),
+    /// SQLite reported an error.
+    Database(rusqlite::Error),
+    /// The transaction carrying this change failed to commit; the change was
+    /// not applied (the cause is logged by the writer).
+    CommitFailed,
+    /// The store was closed; no further changes are accepted.
+    Closed,
+    /// The background writer stopped unexpectedly, so the outcome of the
+    /// change is unknown.
+    WriterGone,
+    /// There is no database at this path (nothing was ever stored there).
+    Missing(PathBuf),
+    /// The database was written by a newer version of locus.
+    UnsupportedSchema {
+        /// The `user_version` found in the file.
+        found: i64,
+        /// The newest version this build understands.
+        supported: i64,
+    },
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Io(e) => write!(f, "i/o error: {e}"),
+            StoreError::Database(e) => write!(f, "database error: {e}"),
+            StoreError::CommitFailed => f.write_str("location database commit failed"),
+            StoreError::Closed => f.write_str("location store is closed"),
+            StoreError::WriterGone => f.write_str("location database writer stopped"),
+            StoreError::Missing(path) => {
+                write!(f, "no location database at {}", path.display())
+            }
+            StoreError::UnsupportedSchema { found, supported } => write!(
+                f,
+                "location database schema version {found} is newer than supported version {supported}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Io(e) => Some(e),
+            StoreError::Database(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(e)
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        StoreError::Io(e)
+    }
+}

@@ -1,0 +1,39 @@
+//! Helpers shared by the integration tests.
+
+use location::Binding;
+
+pub const ALICE: &str = "sip:alice@example.com";
+pub const BOB: &str = "sip:bob@example.com";
+
+/// A binding with every optional field filled, so round trips are checked.
+pub fn binding(aor: &str, contact: &str, expires_at_ms: u64) -> Binding {
+    Binding {
+        aor: aor.into(),
+        contact: contact.into(),
+        q: 1000,
+        expires_at_ms,
+        call_id: format!("call-{contact}"),
+        cseq: 1,
+        received: Some("192.0.2.4:5062".into()),
+        transport: "tcp".into(),
+        local: Some("[2001:db8::1]:5060".into()),
+        user_agent: Some("test agent/1.0".into()),
+        path: vec!["<sip:p1.example.com;lr>".into(), "<sip:p2:5:6@x;lr>".into()],
+        instance: Some("<urn:uuid:00000000-0000-1000-8000-000A95A0E128>".into()),
+        reg_id: Some(1),
+        updated_at_ms: 1_000,
+    }
+}
+
+/// A closure body that installs exactly `set`.
+pub fn set_to(set: Vec<Binding>) -> impl FnOnce(&mut Vec<Binding>) -> Result<(), ()> + Send {
+    move |bindings| {
+        *bindings = set;
+        Ok(())
+    }
+}
+
+/// Contacts of a set, in order.
+pub fn contacts(set: &[Binding]) -> Vec<&str> {
+    set.iter().map(|b| b.contact.as_str()).collect()
+}

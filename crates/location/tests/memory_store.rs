@@ -1,0 +1,167 @@
+//! Behaviour of the in-memory backend.
+
+mod common;
+
+use common::{binding, contacts, set_to, ALICE, BOB};
+use location::{LocationStore, MemoryStore};
+
+#[tokio::test]
+async fn update_inserts_modifies_and_removes() {
+    let store = MemoryStore::new();
+    store
+        .update(ALICE, 0, set_to(vec![binding(ALICE, "sip:a@h1", 100)]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(contacts(&store.lookup(ALICE, 0)), ["sip:a@h1"]);
+
+    let seen = store
+        .update(ALICE, 0, |set| {
+            set[0].expires_at_ms = 200;
+            set.push(binding(ALICE, "sip:a@h2", 300));
+            Ok::<_, ()>(set.len())
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen, 2);
+    let now = store.lookup(ALICE, 0);
+    assert_eq!(contacts(&now), ["sip:a@h1", "sip:a@h2"]);
+    assert_eq!(now[0].expires_at_ms, 200);
+
+    store
+        .update(ALICE, 0, |set| {
+            set.retain(|b| b.contact != "sip:a@h1");
+            Ok::<_, ()>(())
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(contacts(&store.lookup(ALICE, 0)), ["sip:a@h2"]);
+    assert!(store.lookup(BOB, 0).is_empty());
+}
+
+#[tokio::test]
+async fn closure_error_changes_nothing() {
+    let store = MemoryStore::new();
+    store
+        .update(ALICE, 0, set_to(vec![binding(ALICE, "sip:a@h1", 100)]))
+        .await
+        .unwrap()
+        .unwrap();
+    let before = store.lookup(ALICE, 0);
+    let outcome = store
+        .update(ALICE, 0, |set| {
+            set.clear();
+            Err::<(), _>("interval too brief")
+        })
+        .await
+        .unwrap();
+    assert_eq!(outcome, Err("interval too brief"));
+    assert_eq!(store.lookup(ALICE, 0), before);
+    assert_eq!(store.next_expiry(), Some(100));
+}
+
+#[tokio::test]
+async fn closure_sees_only_live_bindings() {
+    let store = MemoryStore::new();
+    store
+        .update(
+            ALICE,
+            0,
+            set_to(vec![
+                binding(ALICE, "sip:a@h1", 100),
+                binding(ALICE, "sip:a@h2", 300),
+            ]),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let seen = store
+        .update(ALICE, 100, |set| Ok::<_, ()>(contacts(set).join(",")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen, "sip:a@h2");
+}
+
+#[tokio::test]
+async fn lookup_purge_and_next_expiry_follow_the_clock() {
+    let store = MemoryStore::new();
+    assert_eq!(store.next_expiry(), None);
+    store
+        .update(
+            ALICE,
+            0,
+            set_to(vec![
+                binding(ALICE, "sip:a@h1", 100),
+                binding(ALICE, "sip:a@h2", 300),
+            ]),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .update(BOB, 0, set_to(vec![binding(BOB, "sip:b@h1", 200)]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.next_expiry(), Some(100));
+    assert_eq!(contacts(&store.lookup(ALICE, 99)), ["sip:a@h1", "sip:a@h2"]);
+    assert_eq!(contacts(&store.lookup(ALICE, 100)), ["sip:a@h2"]);
+
+    assert!(store.purge_expired(99).is_empty());
+    let mut removed = store.purge_expired(200);
+    removed.sort_by(|x, y| x.contact.cmp(&y.contact));
+    assert_eq!(contacts(&removed), ["sip:a@h1", "sip:b@h1"]);
+    assert_eq!(store.next_expiry(), Some(300));
+    assert_eq!(contacts(&store.lookup(ALICE, 0)), ["sip:a@h2"]);
+    assert!(store.lookup(BOB, 0).is_empty());
+    assert_eq!(contacts(&store.purge_expired(1_000)), ["sip:a@h2"]);
+    assert_eq!(store.next_expiry(), None);
+}
+
+#[tokio::test]
+async fn duplicate_contacts_from_a_closure_collapse_to_the_last() {
+    let store = MemoryStore::new();
+    let mut later = binding(ALICE, "sip:a@h1", 500);
+    later.cseq = 9;
+    store
+        .update(
+            ALICE,
+            0,
+            set_to(vec![binding(ALICE, "sip:a@h1", 100), later]),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let set = store.lookup(ALICE, 0);
+    assert_eq!(set.len(), 1);
+    assert_eq!(set[0].cseq, 9);
+    assert_eq!(store.next_expiry(), Some(500));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_read_modify_write_loses_nothing() {
+    let store = std::sync::Arc::new(MemoryStore::new());
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let store = std::sync::Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .update(ALICE, 0, |set| {
+                        match set.first_mut() {
+                            Some(b) => b.cseq += 1,
+                            None => set.push(binding(ALICE, "sip:a@h1", 100)),
+                        }
+                        Ok::<_, ()>(())
+                    })
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap().unwrap();
+    }
+    assert_eq!(store.lookup(ALICE, 0)[0].cseq, 200);
+}

@@ -1,0 +1,49 @@
+//! What the shell needs to know to serve.
+
+use sip_core::CoreConfig;
+use sip_message::Limits;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// One listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenAddr {
+    /// A UDP socket.
+    Udp(SocketAddr),
+    /// A TCP listener.
+    Tcp(SocketAddr),
+}
+
+impl ListenAddr {
+    /// The socket address.
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            ListenAddr::Udp(a) | ListenAddr::Tcp(a) => *a,
+        }
+    }
+}
+
+impl std::fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListenAddr::Udp(a) => write!(f, "udp:{a}"),
+            ListenAddr::Tcp(a) => write!(f, "tcp:{a}"),
+        }
+    }
+}
+
+/// Settings of the shell and the core it drives.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Listeners to bind.
+    pub listen: Vec<ListenAddr>,
+    /// How long a TCP connection may stay idle before it is closed.
+    pub tcp_idle_timeout: Duration,
+    /// Core (registrar) settings.
+    pub core: CoreConfig,
+    /// Parser limits.
+    pub limits: Limits,
+    /// Extra names of this server accepted in Request-URIs (its listen
+    /// addresses are always accepted).
+    pub local_hosts: Vec<String>,
+}

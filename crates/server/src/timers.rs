@@ -1,0 +1,32 @@
+//! The one timer loop: sleeps until the earliest deadline the core or the
+//! store reports (at most a second), then lets them act.
+
+use crate::dispatch::Shared;
+use crate::shutdown::Shutdown;
+use location::LocationStore;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Longest sleep between two checks.
+const MAX_SLEEP_MS: u64 = 1000;
+
+pub(crate) async fn run<S: LocationStore>(shared: Arc<Shared<S>>, shutdown: Shutdown) {
+    loop {
+        let now = crate::now_ms();
+        let next_tx = shared.transaction_timers(now);
+        let expired = shared.store().purge_expired(now);
+        for b in &expired {
+            tracing::debug!(aor = %b.aor, contact = %b.contact, "binding expired");
+        }
+        let next = [next_tx, shared.store().next_expiry()]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(u64::MAX);
+        let sleep_ms = next.saturating_sub(crate::now_ms()).clamp(1, MAX_SLEEP_MS);
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            _ = tokio::time::sleep(Duration::from_millis(sleep_ms)) => {}
+        }
+    }
+}

@@ -1,0 +1,358 @@
+//! The registrar of RFC 3261 §10.3 as a pure component.
+//!
+//! [`check_register`] runs the steps that need only the request and the
+//! configuration (1, 2, 5, 6 and the expiry checks of 7) and either rejects
+//! the request or returns a [`PendingRegister`]. The shell then hands
+//! [`PendingRegister::apply`] to the location store, which runs it on the
+//! AOR's current bindings as one atomic compare-and-set (the Call-ID/CSeq
+//! rule, max contacts and the changes of step 7), and finally builds the
+//! 200 OK of step 8 with [`PendingRegister::bindings_response`].
+
+use crate::core::{Reply, RequestContext};
+use location::Binding;
+use sip_message::headers::{parse_contacts, parse_delta_seconds, parse_qvalue, ContactList};
+use sip_message::params::unquote;
+use sip_message::{HeaderName, Message, Uri};
+
+/// Registrar policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrarConfig {
+    /// Domains served (lower case); empty means every domain.
+    pub domains: Vec<String>,
+    /// Expiry used when the request gives none (or an invalid one), seconds.
+    pub default_expires: u32,
+    /// Shortest non-zero expiry accepted; shorter ones get 423.
+    pub min_expires: u32,
+    /// Longest expiry granted; longer ones are clamped to it.
+    pub max_expires: u32,
+    /// Most bindings one AOR may hold.
+    pub max_contacts: usize,
+}
+
+impl Default for RegistrarConfig {
+    fn default() -> Self {
+        RegistrarConfig {
+            domains: Vec::new(),
+            default_expires: 3600,
+            min_expires: 60,
+            max_expires: 86_400,
+            max_contacts: 10,
+        }
+    }
+}
+
+impl RegistrarConfig {
+    /// True when `host` (lower case) is a domain this registrar serves.
+    pub fn serves(&self, host: &str) -> bool {
+        self.domains.is_empty() || self.domains.iter().any(|d| d == host)
+    }
+}
+
+/// One contact of a REGISTER, checked and with its expiry decided.
+#[derive(Debug, Clone)]
+struct ContactOp {
+    uri: String,
+    q: u16,
+    expires: u32,
+    instance: Option<String>,
+    reg_id: Option<u32>,
+}
+
+/// What a REGISTER asks of the AOR's bindings.
+#[derive(Debug, Clone)]
+enum Change {
+    /// No Contact: a query.
+    Query,
+    /// `Contact: *` with `Expires: 0`.
+    RemoveAll,
+    /// Add, refresh or remove these contacts.
+    Contacts(Vec<ContactOp>),
+}
+
+/// A REGISTER that passed the request-only checks and now needs the AOR's
+/// bindings. It owns everything it needs, so it can be moved into the
+/// store's update closure.
+#[derive(Debug, Clone)]
+pub struct PendingRegister {
+    /// The canonical address-of-record (the binding key).
+    pub aor: String,
+    change: Change,
+    call_id: String,
+    cseq: u32,
+    template: Binding,
+    max_contacts: usize,
+    echo_path: Option<String>,
+}
+
+/// Rejects with a reply that names the defect.
+fn reject(code: u16, reason: impl Into<String>) -> Reply {
+    Reply::new(code, reason)
+}
+
+/// Steps 1, 2, 5, 6 and the expiry rules of step 7 of RFC 3261 §10.3.
+pub fn check_register(
+    cfg: &RegistrarConfig,
+    req: &Message,
+    ctx: &RequestContext,
+    now_ms: u64,
+) -> Result<PendingRegister, Reply> {
+    // Step 1: the Request-URI names a domain we serve, without userinfo.
+    let ruri = Uri::parse(req.request_uri()).map_err(|e| reject(400, format!("Bad Request-URI: {e}")))?;
+    let ruri = match ruri {
+        Uri::Sip(u) => u,
+        _ => return Err(reject(416, "Unsupported URI Scheme")),
+    };
+    if ruri.user.is_some() {
+        return Err(reject(400, "Request-URI Must Not Contain User Info"));
+    }
+    let ruri_host = ruri.host_lowercase();
+    let ruri_is_us = ctx.is_local_host(&ruri_host);
+    if !ruri_is_us && !cfg.serves(&ruri_host) {
+        return Err(reject(404, "Domain Not Served Here"));
+    }
+
+    // Step 2: every extension in Require must be supported.
+    let unsupported: Vec<&str> = req
+        .header_values(HeaderName::Require)
+        .filter(|t| !crate::SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(t)))
+        .collect();
+    if !unsupported.is_empty() {
+        return Err(reject(420, "Bad Extension").with_header("Unsupported", unsupported.join(", ")));
+    }
+
+    // Step 5: the To header holds the AOR; canonicalize it.
+    let to = req.header(HeaderName::To).ok_or_else(|| reject(400, "Missing To Header"))?;
+    let to = sip_message::NameAddr::parse(to).map_err(|e| reject(400, format!("Bad To Header: {e}")))?;
+    let to_uri = Uri::parse(to.uri).map_err(|e| reject(400, format!("Bad To URI: {e}")))?;
+    let to_uri = match to_uri {
+        Uri::Sip(u) => u,
+        _ => return Err(reject(416, "Unsupported URI Scheme In To")),
+    };
+    let to_host = to_uri.host_lowercase();
+    let valid_for_domain = if ruri_is_us { cfg.serves(&to_host) } else { to_host == ruri_host };
+    if !valid_for_domain {
+        return Err(reject(404, "Address-of-Record Not Valid For Domain"));
+    }
+    let aor = to_uri
+        .canonical_aor()
+        .ok_or_else(|| reject(400, "Bad To URI: user is not UTF-8 after unescaping"))?;
+
+    let call_id = req
+        .header(HeaderName::CallId)
+        .ok_or_else(|| reject(400, "Missing Call-ID Header"))?
+        .to_string();
+    let cseq = req
+        .header(HeaderName::CSeq)
+        .ok_or_else(|| reject(400, "Missing CSeq Header"))
+        .and_then(|c| {
+            sip_message::headers::CSeq::parse(c).map_err(|e| reject(400, e.to_string()))
+        })?;
+
+    // Expires header: invalid values fall back to the default (§10.3 step 7).
+    let header_expires = match req.single_header(HeaderName::Expires) {
+        Ok(v) => v.and_then(parse_delta_seconds),
+        Err(_) => return Err(reject(400, "Duplicate Expires Header")),
+    };
+
+    // Step 6: Contact: * only alone and with Expires: 0.
+    let contacts = parse_contacts(req.header_values(HeaderName::Contact))
+        .map_err(|e| reject(400, format!("Bad Contact: {e}")))?;
+    let change = match contacts {
+        ContactList::None => Change::Query,
+        ContactList::Star { alone: false } => {
+            return Err(reject(400, "Contact * Must Be The Only Contact"));
+        }
+        ContactList::Star { alone: true } => {
+            if header_expires != Some(0) {
+                return Err(reject(400, "Contact * Requires Expires: 0"));
+            }
+            Change::RemoveAll
+        }
+        ContactList::List(list) => {
+            let mut ops = Vec::with_capacity(list.len());
+            for c in list {
+                let expires = match c.params.get("expires") {
+                    Some(Some(v)) => parse_delta_seconds(v).or(header_expires),
+                    _ => header_expires,
+                }
+                .unwrap_or(cfg.default_expires);
+                if expires != 0 && expires < cfg.min_expires {
+                    return Err(reject(423, "Interval Too Brief")
+                        .with_header("Min-Expires", cfg.min_expires.to_string()));
+                }
+                let q = match c.params.get("q") {
+                    None => 1000,
+                    Some(v) => v
+                        .and_then(parse_qvalue)
+                        .ok_or_else(|| reject(400, "Bad Contact: Invalid q Value"))?,
+                };
+                let instance = match c.params.get("+sip.instance").flatten() {
+                    Some(v) => Some(
+                        unquote(v)
+                            .map_err(|e| reject(400, format!("Bad Contact: {e}")))?
+                            .into_owned(),
+                    ),
+                    None => None,
+                };
+                let reg_id = match c.params.get("reg-id") {
+                    None => None,
+                    Some(v) => Some(
+                        v.and_then(|v| v.parse::<u32>().ok())
+                            .ok_or_else(|| reject(400, "Bad Contact: Invalid reg-id"))?,
+                    ),
+                };
+                ops.push(ContactOp {
+                    uri: c.uri.to_string(),
+                    q,
+                    expires: expires.min(cfg.max_expires),
+                    instance,
+                    reg_id,
+                });
+            }
+            Change::Contacts(ops)
+        }
+    };
+
+    let path: Vec<String> = req.header_values(HeaderName::Path).map(str::to_string).collect();
+    let wants_path = req
+        .header_values(HeaderName::Supported)
+        .any(|t| t.eq_ignore_ascii_case("path"));
+    let echo_path = (wants_path && !path.is_empty()).then(|| path.join(", "));
+    let template = Binding {
+        aor: aor.clone(),
+        contact: String::new(),
+        q: 1000,
+        expires_at_ms: 0,
+        call_id: call_id.clone(),
+        cseq: cseq.seq,
+        received: Some(ctx.source_text()),
+        transport: ctx.transport.as_str().to_string(),
+        local: Some(ctx.local_text()),
+        user_agent: req.header(HeaderName::UserAgent).map(str::to_string),
+        path,
+        instance: None,
+        reg_id: None,
+        updated_at_ms: now_ms,
+    };
+    Ok(PendingRegister {
+        aor,
+        change,
+        call_id,
+        cseq: cseq.seq,
+        template,
+        max_contacts: cfg.max_contacts,
+        echo_path,
+    })
+}
+
+/// Same Call-ID with a CSeq not higher than the stored one: the request is
+/// out of order (a late retransmission or a replay) and fails, changing nothing.
+fn out_of_order() -> Reply {
+    reject(400, "Out-of-Order CSeq For This Call-ID")
+}
+
+impl PendingRegister {
+    /// True when the request only asks for the current bindings.
+    pub fn is_query(&self) -> bool {
+        matches!(self.change, Change::Query)
+    }
+
+    /// Step 6 and 7 on the AOR's live bindings, as one atomic change: either
+    /// every contact is applied or (on `Err`) nothing is.
+    pub fn apply(&self, bindings: &mut Vec<Binding>, now_ms: u64) -> Result<(), Reply> {
+        match &self.change {
+            Change::Query => Ok(()),
+            Change::RemoveAll => {
+                if bindings.iter().any(|b| b.call_id == self.call_id && self.cseq <= b.cseq) {
+                    return Err(out_of_order());
+                }
+                bindings.clear();
+                Ok(())
+            }
+            Change::Contacts(ops) => {
+                let mut next = bindings.clone();
+                for op in ops {
+                    let new_uri = Uri::parse(&op.uri).ok();
+                    let existing = next.iter().position(|b| {
+                        match (&new_uri, Uri::parse(&b.contact).ok()) {
+                            (Some(a), Some(b)) => a.equivalent(&b),
+                            _ => false,
+                        }
+                    });
+                    if let Some(i) = existing {
+                        let b = &next[i];
+                        if b.call_id == self.call_id && self.cseq <= b.cseq {
+                            return Err(out_of_order());
+                        }
+                        if op.expires == 0 {
+                            next.remove(i);
+                        } else {
+                            next[i] = self.binding_for(op, now_ms);
+                        }
+                    } else if op.expires > 0 {
+                        next.push(self.binding_for(op, now_ms));
+                    }
+                }
+                if next.len() > self.max_contacts && next.len() > bindings.len() {
+                    return Err(reject(
+                        403,
+                        format!("Too Many Contacts (At Most {} Per Address-of-Record)", self.max_contacts),
+                    ));
+                }
+                *bindings = next;
+                Ok(())
+            }
+        }
+    }
+
+    fn binding_for(&self, op: &ContactOp, now_ms: u64) -> Binding {
+        Binding {
+            contact: op.uri.clone(),
+            q: op.q,
+            expires_at_ms: now_ms.saturating_add(u64::from(op.expires) * 1000),
+            instance: op.instance.clone(),
+            reg_id: op.reg_id,
+            ..self.template.clone()
+        }
+    }
+
+    /// Step 8: the 200 OK listing every current binding with its remaining
+    /// lifetime, plus Date (and Path when the UA supports it).
+    pub fn bindings_response(&self, bindings: &[Binding], now_ms: u64) -> Reply {
+        let mut reply = Reply::new(200, "OK");
+        let mut sorted: Vec<&Binding> = bindings.iter().collect();
+        sorted.sort_by(|a, b| b.q.cmp(&a.q).then_with(|| a.contact.cmp(&b.contact)));
+        for b in sorted {
+            let remaining = b.expires_at_ms.saturating_sub(now_ms).div_ceil(1000);
+            let mut v = format!("<{}>;expires={remaining}", b.contact);
+            if b.q != 1000 {
+                v.push_str(&format!(";q={}", format_q(b.q)));
+            }
+            if let Some(inst) = &b.instance {
+                v.push_str(&format!(";+sip.instance=\"{inst}\""));
+            }
+            if let Some(id) = b.reg_id {
+                v.push_str(&format!(";reg-id={id}"));
+            }
+            reply = reply.with_header("Contact", v);
+        }
+        if let Some(path) = &self.echo_path {
+            reply = reply.with_header("Path", path.clone());
+        }
+        reply.with_header("Date", http_date(now_ms))
+    }
+}
+
+/// A q-value in thousandths written as RFC 3261 `qvalue` (`0.5`, `0.125`, `1`).
+pub fn format_q(q: u16) -> String {
+    if q >= 1000 {
+        return "1".to_string();
+    }
+    let s = format!("0.{q:03}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// RFC 3261 `Date` (RFC 1123 form, GMT) for `now_ms`.
+pub fn http_date(now_ms: u64) -> String {
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_millis(now_ms))
+}
