@@ -97,7 +97,8 @@ pub fn check_register(
     now_ms: u64,
 ) -> Result<PendingRegister, Reply> {
     // Step 1: the Request-URI names a domain we serve, without userinfo.
-    let ruri = Uri::parse(req.request_uri()).map_err(|e| reject(400, format!("Bad Request-URI: {e}")))?;
+    let ruri =
+        Uri::parse(req.request_uri()).map_err(|e| reject(400, format!("Bad Request-URI: {e}")))?;
     let ruri = match ruri {
         Uri::Sip(u) => u,
         _ => return Err(reject(416, "Unsupported URI Scheme")),
@@ -121,15 +122,26 @@ pub fn check_register(
     }
 
     // Step 5: the To header holds the AOR; canonicalize it.
-    let to = req.header(HeaderName::To).ok_or_else(|| reject(400, "Missing To Header"))?;
-    let to = sip_message::NameAddr::parse(to).map_err(|e| reject(400, format!("Bad To Header: {e}")))?;
+    let to = req
+        .header(HeaderName::To)
+        .ok_or_else(|| reject(400, "Missing To Header"))?;
+    let to =
+        sip_message::NameAddr::parse(to).map_err(|e| reject(400, format!("Bad To Header: {e}")))?;
     let to_uri = Uri::parse(to.uri).map_err(|e| reject(400, format!("Bad To URI: {e}")))?;
     let to_uri = match to_uri {
         Uri::Sip(u) => u,
         _ => return Err(reject(416, "Unsupported URI Scheme In To")),
     };
     let to_host = to_uri.host_lowercase();
-    let valid_for_domain = if ruri_is_us { cfg.serves(&to_host) } else { to_host == ruri_host };
+    // An AOR in a served domain is valid when the Request-URI names this
+    // server by address; an AOR whose host is this server's own address is
+    // valid too (as Kamailio's "myself"). Otherwise the AOR's domain must be
+    // the Request-URI's.
+    let valid_for_domain = if ruri_is_us {
+        cfg.serves(&to_host) || ctx.is_local_host(&to_host)
+    } else {
+        to_host == ruri_host
+    };
     if !valid_for_domain {
         return Err(reject(404, "Address-of-Record Not Valid For Domain"));
     }
@@ -213,7 +225,10 @@ pub fn check_register(
         }
     };
 
-    let path: Vec<String> = req.header_values(HeaderName::Path).map(str::to_string).collect();
+    let path: Vec<String> = req
+        .header_values(HeaderName::Path)
+        .map(str::to_string)
+        .collect();
     let wants_path = req
         .header_values(HeaderName::Supported)
         .any(|t| t.eq_ignore_ascii_case("path"));
@@ -263,7 +278,10 @@ impl PendingRegister {
         match &self.change {
             Change::Query => Ok(()),
             Change::RemoveAll => {
-                if bindings.iter().any(|b| b.call_id == self.call_id && self.cseq <= b.cseq) {
+                if bindings
+                    .iter()
+                    .any(|b| b.call_id == self.call_id && self.cseq <= b.cseq)
+                {
                     return Err(out_of_order());
                 }
                 bindings.clear();
@@ -273,12 +291,12 @@ impl PendingRegister {
                 let mut next = bindings.clone();
                 for op in ops {
                     let new_uri = Uri::parse(&op.uri).ok();
-                    let existing = next.iter().position(|b| {
-                        match (&new_uri, Uri::parse(&b.contact).ok()) {
-                            (Some(a), Some(b)) => a.equivalent(&b),
-                            _ => false,
-                        }
-                    });
+                    let existing =
+                        next.iter()
+                            .position(|b| match (&new_uri, Uri::parse(&b.contact).ok()) {
+                                (Some(a), Some(b)) => a.equivalent(&b),
+                                _ => false,
+                            });
                     if let Some(i) = existing {
                         let b = &next[i];
                         if b.call_id == self.call_id && self.cseq <= b.cseq {
@@ -296,7 +314,10 @@ impl PendingRegister {
                 if next.len() > self.max_contacts && next.len() > bindings.len() {
                     return Err(reject(
                         403,
-                        format!("Too Many Contacts (At Most {} Per Address-of-Record)", self.max_contacts),
+                        format!(
+                            "Too Many Contacts (At Most {} Per Address-of-Record)",
+                            self.max_contacts
+                        ),
                     ));
                 }
                 *bindings = next;

@@ -1,0 +1,805 @@
+//! Effective `serve` settings: built-in defaults, overridden by an optional
+//! TOML file, overridden by command-line flags, then validated.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cli::ServeArgs;
+
+/// Default directory of the location database.
+pub const DEFAULT_DATA_DIR: &str = "./locus-data";
+/// Accepted `log_level` values, least verbose first.
+pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
+
+const DEFAULT_PORT: u16 = 5060;
+const DEFAULT_EXPIRES: u32 = 3600;
+const DEFAULT_MIN_EXPIRES: u32 = 60;
+const DEFAULT_MAX_EXPIRES: u32 = 86400;
+const DEFAULT_MAX_CONTACTS: u32 = 10;
+const DEFAULT_TCP_IDLE_TIMEOUT: u32 = 300;
+const DEFAULT_LOG_LEVEL: &str = "info";
+
+/// Transport protocol of a listening socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// SIP over UDP.
+    Udp,
+    /// SIP over TCP.
+    Tcp,
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        })
+    }
+}
+
+/// A socket to listen on, written `udp:IP:PORT` or `tcp:IP:PORT`
+/// (IPv6 as `udp:[::1]:5060`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ListenSpec {
+    /// Transport protocol of the socket.
+    pub transport: Transport,
+    /// Local address and port to bind.
+    pub addr: SocketAddr,
+}
+
+/// Error for a malformed listen spec; its message says which form is expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenSpecError {
+    /// The rejected text.
+    pub input: String,
+}
+
+impl fmt::Display for ListenSpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "expected udp:IP:PORT or tcp:IP:PORT with a numeric IP (IPv6 as udp:[::1]:5060), got '{}'",
+            self.input
+        )
+    }
+}
+
+impl std::error::Error for ListenSpecError {}
+
+impl FromStr for ListenSpec {
+    type Err = ListenSpecError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let error = || ListenSpecError {
+            input: s.to_owned(),
+        };
+        let (transport, addr) = s.split_once(':').ok_or_else(error)?;
+        let transport = match transport.to_ascii_lowercase().as_str() {
+            "udp" => Transport::Udp,
+            "tcp" => Transport::Tcp,
+            _ => return Err(error()),
+        };
+        let addr = addr.parse().map_err(|_| error())?;
+        Ok(ListenSpec { transport, addr })
+    }
+}
+
+impl TryFrom<String> for ListenSpec {
+    type Error = ListenSpecError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl fmt::Display for ListenSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.transport, self.addr)
+    }
+}
+
+/// Validated settings of `locus serve`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Sockets to listen on; non-empty, without duplicates.
+    pub listen: Vec<ListenSpec>,
+    /// Domains served, lowercased and deduplicated; IPv6 literals in bracketed
+    /// canonical form (`[::1]`). Empty means every domain is served.
+    pub domains: Vec<String>,
+    /// Directory of the location database (relative paths are relative to the
+    /// working directory).
+    pub data_dir: PathBuf,
+    /// Registration lifetime granted when the client asks for none, in seconds.
+    pub default_expires: u32,
+    /// Shortest registration lifetime accepted, in seconds (≥ 1).
+    pub min_expires: u32,
+    /// Longest registration lifetime granted, in seconds.
+    pub max_expires: u32,
+    /// Most contacts one address-of-record may have bound at once (≥ 1).
+    pub max_contacts: usize,
+    /// How long an idle TCP connection is kept open (≥ 1 s).
+    pub tcp_idle_timeout: Duration,
+    /// Log verbosity, one of [`LOG_LEVELS`], lowercase.
+    pub log_level: String,
+}
+
+impl fmt::Display for Settings {
+    /// One-line summary of the effective settings, for the startup log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let listen: Vec<String> = self.listen.iter().map(ToString::to_string).collect();
+        let domains = if self.domains.is_empty() {
+            "*".to_owned()
+        } else {
+            self.domains.join(",")
+        };
+        write!(
+            f,
+            "listen={} domains={} data_dir={} expires(min/default/max)={}/{}/{} \
+             max_contacts={} tcp_idle_timeout={}s log_level={}",
+            listen.join(","),
+            domains,
+            self.data_dir.display(),
+            self.min_expires,
+            self.default_expires,
+            self.max_expires,
+            self.max_contacts,
+            self.tcp_idle_timeout.as_secs(),
+            self.log_level,
+        )
+    }
+}
+
+/// Why the `serve` settings are unusable.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    Read {
+        /// Path of the config file.
+        path: PathBuf,
+        /// Underlying I/O error.
+        source: io::Error,
+    },
+    /// The config file is not valid TOML, has an unknown key or a value of the
+    /// wrong type.
+    Parse {
+        /// Path of the config file.
+        path: PathBuf,
+        /// One-line description, with the line number and text when known.
+        message: String,
+    },
+    /// A setting has an invalid value.
+    Invalid {
+        /// Command-line flag of the setting, e.g. `--min-expires`.
+        flag: &'static str,
+        /// Config file key of the setting, e.g. `min_expires`.
+        key: &'static str,
+        /// What is wrong with the value.
+        message: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Read { path, source } => {
+                write!(f, "cannot read config file {}: {source}", path.display())
+            }
+            ConfigError::Parse { path, message } => {
+                write!(f, "config file {}: {message}", path.display())
+            }
+            ConfigError::Invalid { flag, key, message } => write!(f, "{flag} / {key}: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConfigError::Read { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Contents of a config file; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<Vec<ListenSpec>>,
+    domains: Option<Vec<String>>,
+    data_dir: Option<PathBuf>,
+    default_expires: Option<u32>,
+    min_expires: Option<u32>,
+    max_expires: Option<u32>,
+    max_contacts: Option<u32>,
+    tcp_idle_timeout: Option<u32>,
+    log_level: Option<String>,
+}
+
+impl FileConfig {
+    fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|err| ConfigError::Parse {
+            path: path.to_owned(),
+            message: describe_toml_error(&text, &err),
+        })
+    }
+}
+
+/// Turns a (possibly multi-line) toml error into one line, prefixed with the
+/// offending line of the file so that the key is always visible.
+fn describe_toml_error(text: &str, err: &toml::de::Error) -> String {
+    let message = err.message().trim().replace('\n', "; ");
+    let Some(start) = err.span().map(|span| span.start) else {
+        return message;
+    };
+    let before = text.get(..start).unwrap_or(text);
+    let line_no = before.matches('\n').count() + 1;
+    let line = text.lines().nth(line_no - 1).unwrap_or("").trim();
+    let mut shown: String = line.chars().take(80).collect();
+    if shown.len() < line.len() {
+        shown.push('…');
+    }
+    format!("line {line_no}: `{shown}`: {message}")
+}
+
+fn invalid(flag: &'static str, key: &'static str, message: String) -> ConfigError {
+    ConfigError::Invalid { flag, key, message }
+}
+
+/// Merges `args` over the config file they name (if any) over the built-in
+/// defaults, and validates the result.
+pub fn resolve(args: &ServeArgs) -> Result<Settings, ConfigError> {
+    let file = match &args.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let listen = if args.listen.is_empty() {
+        file.listen.unwrap_or_else(default_listen)
+    } else {
+        args.listen.clone()
+    };
+    let domains = if args.domain.is_empty() {
+        file.domains.unwrap_or_default()
+    } else {
+        args.domain.clone()
+    };
+    let default_expires = args
+        .default_expires
+        .or(file.default_expires)
+        .unwrap_or(DEFAULT_EXPIRES);
+    let min_expires = args
+        .min_expires
+        .or(file.min_expires)
+        .unwrap_or(DEFAULT_MIN_EXPIRES);
+    let max_expires = args
+        .max_expires
+        .or(file.max_expires)
+        .unwrap_or(DEFAULT_MAX_EXPIRES);
+    let max_contacts = args
+        .max_contacts
+        .or(file.max_contacts)
+        .unwrap_or(DEFAULT_MAX_CONTACTS);
+    let tcp_idle_timeout = args
+        .tcp_idle_timeout
+        .or(file.tcp_idle_timeout)
+        .unwrap_or(DEFAULT_TCP_IDLE_TIMEOUT);
+    let log_level = args
+        .log_level
+        .clone()
+        .or(file.log_level)
+        .unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_owned());
+
+    check_listen(&listen)?;
+    check_expires(min_expires, default_expires, max_expires)?;
+    Ok(Settings {
+        listen,
+        domains: normalize_domains(&domains)?,
+        data_dir: args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+        default_expires,
+        min_expires,
+        max_expires,
+        max_contacts: at_least_one("--max-contacts", "max_contacts", max_contacts)? as usize,
+        tcp_idle_timeout: Duration::from_secs(
+            at_least_one("--tcp-idle-timeout", "tcp_idle_timeout", tcp_idle_timeout)?.into(),
+        ),
+        log_level: normalize_log_level(&log_level)?,
+    })
+}
+
+fn default_listen() -> Vec<ListenSpec> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT));
+    vec![
+        ListenSpec {
+            transport: Transport::Udp,
+            addr,
+        },
+        ListenSpec {
+            transport: Transport::Tcp,
+            addr,
+        },
+    ]
+}
+
+fn check_listen(listen: &[ListenSpec]) -> Result<(), ConfigError> {
+    if listen.is_empty() {
+        return Err(invalid(
+            "--listen",
+            "listen",
+            "at least one listen address is required".to_owned(),
+        ));
+    }
+    let mut seen = HashSet::new();
+    match listen.iter().find(|spec| !seen.insert(**spec)) {
+        Some(spec) => Err(invalid(
+            "--listen",
+            "listen",
+            format!("{spec} is listed twice"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn check_expires(min: u32, default: u32, max: u32) -> Result<(), ConfigError> {
+    let (min_flag, min_key) = ("--min-expires", "min_expires");
+    let (default_flag, default_key) = ("--default-expires", "default_expires");
+    at_least_one(min_flag, min_key, min)?;
+    if min > max {
+        return Err(invalid(
+            min_flag,
+            min_key,
+            format!("must be ≤ max_expires ({max}), got {min}"),
+        ));
+    }
+    if default < min {
+        return Err(invalid(
+            default_flag,
+            default_key,
+            format!("must be ≥ min_expires ({min}), got {default}"),
+        ));
+    }
+    if default > max {
+        return Err(invalid(
+            default_flag,
+            default_key,
+            format!("must be ≤ max_expires ({max}), got {default}"),
+        ));
+    }
+    Ok(())
+}
+
+fn at_least_one(flag: &'static str, key: &'static str, value: u32) -> Result<u32, ConfigError> {
+    if value == 0 {
+        return Err(invalid(flag, key, "must be at least 1, got 0".to_owned()));
+    }
+    Ok(value)
+}
+
+fn normalize_log_level(level: &str) -> Result<String, ConfigError> {
+    let level = level.to_ascii_lowercase();
+    if LOG_LEVELS.contains(&level.as_str()) {
+        return Ok(level);
+    }
+    Err(invalid(
+        "--log-level",
+        "log_level",
+        format!("must be one of {}, got '{level}'", LOG_LEVELS.join(", ")),
+    ))
+}
+
+fn normalize_domains(domains: &[String]) -> Result<Vec<String>, ConfigError> {
+    let mut out: Vec<String> = Vec::with_capacity(domains.len());
+    for raw in domains {
+        let domain = normalize_domain(raw).ok_or_else(|| {
+            invalid(
+                "--domain",
+                "domains",
+                format!("'{raw}' is not a valid hostname or IP address"),
+            )
+        })?;
+        if !out.contains(&domain) {
+            out.push(domain);
+        }
+    }
+    Ok(out)
+}
+
+/// Lowercases a hostname or IP literal; IPv6 (bare or bracketed) becomes the
+/// bracketed canonical form. `None` when it is neither.
+fn normalize_domain(raw: &str) -> Option<String> {
+    let lower = raw.to_ascii_lowercase();
+    if let Some(inner) = lower.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+        return inner.parse::<Ipv6Addr>().ok().map(|ip| format!("[{ip}]"));
+    }
+    match lower.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => Some(ip.to_string()),
+        Ok(IpAddr::V6(ip)) => Some(format!("[{ip}]")),
+        Err(_) => is_hostname(&lower).then_some(lower),
+    }
+}
+
+/// RFC 3261 `hostname`: dot-separated labels of letters, digits and inner
+/// hyphens, the last one starting with a letter.
+fn is_hostname(host: &str) -> bool {
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    let top_ok = host
+        .rsplit('.')
+        .next()
+        .is_some_and(|top| top.starts_with(|c: char| c.is_ascii_alphabetic()));
+    host.len() <= 253 && host.split('.').all(label_ok) && top_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::{CommandFactory, Parser};
+    use std::io::Write;
+
+    fn serve_args(flags: &[&str]) -> ServeArgs {
+        let argv = ["locus", "serve"].iter().chain(flags);
+        match Cli::try_parse_from(argv).expect("flags parse").command {
+            Command::Serve(args) => args,
+            other => panic!("expected serve, got {other:?}"),
+        }
+    }
+
+    fn config_file(text: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        file.write_all(text.as_bytes()).expect("write config");
+        file
+    }
+
+    fn resolve_with(text: &str, flags: &[&str]) -> Result<Settings, ConfigError> {
+        let file = config_file(text);
+        let path = file.path().to_str().expect("utf-8 temp path");
+        let mut all = vec!["--config", path];
+        all.extend_from_slice(flags);
+        resolve(&serve_args(&all))
+    }
+
+    fn error_text(text: &str, flags: &[&str]) -> String {
+        resolve_with(text, flags)
+            .expect_err("must be rejected")
+            .to_string()
+    }
+
+    fn spec(s: &str) -> ListenSpec {
+        s.parse().expect("valid spec")
+    }
+
+    #[test]
+    fn defaults_without_config() {
+        let settings = resolve(&serve_args(&[])).expect("defaults are valid");
+        assert_eq!(
+            settings,
+            Settings {
+                listen: vec![spec("udp:127.0.0.1:5060"), spec("tcp:127.0.0.1:5060")],
+                domains: vec![],
+                data_dir: PathBuf::from("./locus-data"),
+                default_expires: 3600,
+                min_expires: 60,
+                max_expires: 86400,
+                max_contacts: 10,
+                tcp_idle_timeout: Duration::from_secs(300),
+                log_level: "info".to_owned(),
+            }
+        );
+    }
+
+    #[test]
+    fn file_overrides_defaults_and_flags_override_file() {
+        let text = r#"
+            listen = ["udp:0.0.0.0:5070", "tcp:[::1]:5070"]
+            domains = ["Example.COM", "10.0.0.1"]
+            data_dir = "/var/lib/locus"
+            default_expires = 1800
+            min_expires = 30
+            max_expires = 7200
+            max_contacts = 5
+            tcp_idle_timeout = 60
+            log_level = "debug"
+        "#;
+        let from_file = resolve_with(text, &[]).expect("valid file");
+        assert_eq!(
+            from_file.listen,
+            vec![spec("udp:0.0.0.0:5070"), spec("tcp:[::1]:5070")]
+        );
+        assert_eq!(from_file.domains, ["example.com", "10.0.0.1"]);
+        assert_eq!(from_file.data_dir, PathBuf::from("/var/lib/locus"));
+        assert_eq!(
+            (
+                from_file.min_expires,
+                from_file.default_expires,
+                from_file.max_expires
+            ),
+            (30, 1800, 7200)
+        );
+        assert_eq!(from_file.max_contacts, 5);
+        assert_eq!(from_file.tcp_idle_timeout, Duration::from_secs(60));
+        assert_eq!(from_file.log_level, "debug");
+
+        let flags = [
+            "--listen",
+            "tcp:127.0.0.2:6000",
+            "--domain",
+            "b.example",
+            "--data-dir",
+            "/tmp/x",
+            "--default-expires",
+            "100",
+            "--min-expires",
+            "10",
+            "--max-expires",
+            "200",
+            "--max-contacts",
+            "2",
+            "--tcp-idle-timeout",
+            "9",
+            "--log-level",
+            "TRACE",
+        ];
+        let merged = resolve_with(text, &flags).expect("valid merge");
+        assert_eq!(
+            merged,
+            Settings {
+                listen: vec![spec("tcp:127.0.0.2:6000")],
+                domains: vec!["b.example".to_owned()],
+                data_dir: PathBuf::from("/tmp/x"),
+                default_expires: 100,
+                min_expires: 10,
+                max_expires: 200,
+                max_contacts: 2,
+                tcp_idle_timeout: Duration::from_secs(9),
+                log_level: "trace".to_owned(),
+            }
+        );
+    }
+
+    #[test]
+    fn partial_file_keeps_other_defaults() {
+        let settings = resolve_with("max_contacts = 3\n", &["--min-expires", "5"]).expect("valid");
+        assert_eq!(settings.max_contacts, 3);
+        assert_eq!(settings.min_expires, 5);
+        assert_eq!(settings.default_expires, 3600);
+        assert_eq!(settings.listen.len(), 2);
+    }
+
+    #[test]
+    fn unknown_key_names_key_line_and_path() {
+        let file = config_file("max_contacts = 3\nlisen = [\"udp:1.2.3.4:5060\"]\n");
+        let path = file.path().to_str().expect("utf-8 temp path");
+        let err = resolve(&serve_args(&["--config", path])).expect_err("unknown key");
+        let text = err.to_string();
+        assert!(matches!(err, ConfigError::Parse { .. }));
+        assert!(text.contains("lisen"), "{text}");
+        assert!(text.contains("line 2"), "{text}");
+        assert!(text.contains(path), "{text}");
+        assert!(!text.contains('\n'), "{text}");
+    }
+
+    #[test]
+    fn wrongly_typed_or_out_of_range_values_show_their_line() {
+        let text = error_text("max_contacts = \"ten\"\n", &[]);
+        assert!(text.contains("max_contacts"), "{text}");
+        let text = error_text("max_expires = 5000000000\n", &[]);
+        assert!(text.contains("max_expires"), "{text}");
+        let text = error_text("min_expires = -1\n", &[]);
+        assert!(text.contains("min_expires"), "{text}");
+        let text = error_text(
+            "listen = [\n  \"udp:1.2.3.4:5060\",\n  \"udp:nohost\",\n]\n",
+            &[],
+        );
+        assert!(text.contains("got 'udp:nohost'"), "{text}");
+        assert!(text.contains("udp:IP:PORT"), "{text}");
+        let text = error_text("listen = \n", &[]);
+        assert!(!text.contains('\n'), "{text}");
+    }
+
+    #[test]
+    fn missing_config_file_is_a_read_error() {
+        let args = serve_args(&["--config", "/nonexistent/locus.toml"]);
+        let err = resolve(&args).expect_err("missing file");
+        assert!(matches!(err, ConfigError::Read { .. }));
+        assert!(err.to_string().contains("/nonexistent/locus.toml"));
+    }
+
+    #[test]
+    fn expires_ordering_is_enforced() {
+        let text = error_text("", &["--min-expires", "100", "--max-expires", "50"]);
+        assert!(text.contains("--min-expires / min_expires"), "{text}");
+        assert!(text.contains("max_expires (50)"), "{text}");
+
+        let text = error_text("min_expires = 0\n", &[]);
+        assert!(text.contains("min_expires: must be at least 1"), "{text}");
+
+        let text = error_text("", &["--default-expires", "30"]);
+        assert!(
+            text.contains("default_expires: must be ≥ min_expires (60)"),
+            "{text}"
+        );
+
+        let text = error_text("max_expires = 1000\n", &[]);
+        assert!(
+            text.contains("default_expires: must be ≤ max_expires (1000)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn zero_counts_are_rejected() {
+        let text = error_text("", &["--max-contacts", "0"]);
+        assert!(text.starts_with("--max-contacts / max_contacts:"), "{text}");
+        let text = error_text("tcp_idle_timeout = 0\n", &[]);
+        assert!(
+            text.starts_with("--tcp-idle-timeout / tcp_idle_timeout:"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn listen_must_be_non_empty_and_unique() {
+        let text = error_text("listen = []\n", &[]);
+        assert!(text.starts_with("--listen / listen:"), "{text}");
+        let flags = [
+            "--listen",
+            "udp:[::1]:5060",
+            "--listen",
+            "UDP:[0:0::1]:5060",
+        ];
+        let text = error_text("", &flags);
+        assert!(text.contains("udp:[::1]:5060 is listed twice"), "{text}");
+        let same_addr = ["--listen", "udp:[::1]:5060", "--listen", "tcp:[::1]:5060"];
+        assert!(resolve_with("", &same_addr).is_ok());
+    }
+
+    #[test]
+    fn listen_spec_parsing_and_display() {
+        for ok in ["udp:127.0.0.1:5060", "tcp:[::1]:5061", "udp:0.0.0.0:0"] {
+            assert_eq!(spec(ok).to_string(), ok);
+        }
+        let v6 = spec("tcp:[2001:db8::1]:5060");
+        assert_eq!(v6.transport, Transport::Tcp);
+        assert_eq!(v6.addr, "[2001:db8::1]:5060".parse().expect("addr"));
+        for bad in [
+            "",
+            "udp",
+            "udp:",
+            "udp:127.0.0.1",
+            "sctp:127.0.0.1:5060",
+            "udp:localhost:5060",
+            "udp:::1:5060",
+            "udp:127.0.0.1:70000",
+            "127.0.0.1:5060",
+        ] {
+            let err = bad.parse::<ListenSpec>().expect_err(bad);
+            assert!(err.to_string().contains("udp:IP:PORT"), "{err}");
+        }
+    }
+
+    #[test]
+    fn domains_are_validated_normalized_and_deduplicated() {
+        let flags = [
+            "--domain",
+            "Example.COM",
+            "--domain",
+            "example.com",
+            "--domain",
+            "sip-1.example.org",
+            "--domain",
+            "192.0.2.1",
+            "--domain",
+            "[2001:DB8:0::1]",
+            "--domain",
+            "::1",
+            "--domain",
+            "localhost",
+        ];
+        let settings = resolve_with("", &flags).expect("valid domains");
+        assert_eq!(
+            settings.domains,
+            [
+                "example.com",
+                "sip-1.example.org",
+                "192.0.2.1",
+                "[2001:db8::1]",
+                "[::1]",
+                "localhost"
+            ]
+        );
+        for bad in [
+            "",
+            "exa mple.com",
+            "under_score.com",
+            "-lead.com",
+            "trail-.com",
+            "dot.",
+            ".dot",
+            "a..b",
+            "999.1.1.1",
+            "[1.2.3.4]",
+            "sip:example.com",
+        ] {
+            let text = error_text("", &[&format!("--domain={bad}")]);
+            assert!(text.starts_with("--domain / domains:"), "{bad}: {text}");
+        }
+        let long_label = "a".repeat(64);
+        assert!(resolve_with("", &["--domain", &long_label]).is_err());
+    }
+
+    #[test]
+    fn log_level_from_file_is_validated() {
+        let settings = resolve_with("log_level = \"WARN\"\n", &[]).expect("valid");
+        assert_eq!(settings.log_level, "warn");
+        let text = error_text("log_level = \"verbose\"\n", &[]);
+        assert!(text.starts_with("--log-level / log_level:"), "{text}");
+        assert!(text.contains("error, warn, info, debug, trace"), "{text}");
+    }
+
+    #[test]
+    fn settings_display_is_one_line() {
+        let text = resolve(&serve_args(&[])).expect("defaults").to_string();
+        assert_eq!(
+            text,
+            "listen=udp:127.0.0.1:5060,tcp:127.0.0.1:5060 domains=* data_dir=./locus-data \
+             expires(min/default/max)=60/3600/86400 max_contacts=10 tcp_idle_timeout=300s \
+             log_level=info"
+        );
+    }
+
+    /// The `[default: …]` notes in `serve --help` are hand-written; keep them
+    /// in step with the constants.
+    #[test]
+    fn help_defaults_match_constants() {
+        let cli = Cli::command();
+        let serve = cli.find_subcommand("serve").expect("serve subcommand");
+        let help_of = |id: &str| {
+            serve
+                .get_arguments()
+                .find(|arg| arg.get_id() == id)
+                .and_then(|arg| arg.get_help())
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        };
+        let expected = [
+            ("data_dir", DEFAULT_DATA_DIR.to_owned()),
+            ("default_expires", DEFAULT_EXPIRES.to_string()),
+            ("min_expires", DEFAULT_MIN_EXPIRES.to_string()),
+            ("max_expires", DEFAULT_MAX_EXPIRES.to_string()),
+            ("max_contacts", DEFAULT_MAX_CONTACTS.to_string()),
+            ("tcp_idle_timeout", DEFAULT_TCP_IDLE_TIMEOUT.to_string()),
+            ("log_level", DEFAULT_LOG_LEVEL.to_owned()),
+        ];
+        for (id, value) in expected {
+            let help = help_of(id);
+            assert!(
+                help.ends_with(&format!("[default: {value}]")),
+                "{id}: {help}"
+            );
+        }
+        let listen: Vec<String> = default_listen().iter().map(ToString::to_string).collect();
+        assert!(help_of("listen").ends_with(&format!("[default: {}]", listen.join(" and "))));
+    }
+}

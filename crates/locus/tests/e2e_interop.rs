@@ -1,0 +1,100 @@
+//! Interop: third-party SIP tools (SIPp, sipsak) register against locus.
+//! These tools are required (`apt-get install sip-tester sipsak`); a
+//! missing tool fails the test rather than skipping it.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+fn tool(name: &str) -> String {
+    let found = Command::new("sh").args(["-c", &format!("command -v {name}")]).output().unwrap();
+    assert!(found.status.success(), "{name} is required: apt-get install sip-tester sipsak");
+    String::from_utf8(found.stdout).unwrap().trim().to_string()
+}
+
+const SIPP_REGISTER: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="register, refresh, query, unregister">
+  <send retrans="500">
+    <![CDATA[
+REGISTER sip:example.com SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: <sip:sipp[call_number]@example.com>;tag=[call_number]
+To: <sip:sipp[call_number]@example.com>
+Call-ID: [call_id]
+CSeq: 1 REGISTER
+Contact: <sip:sipp[call_number]@[local_ip]:[local_port]>
+Max-Forwards: 70
+Expires: 300
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200">
+    <action>
+      <ereg regexp="expires=300" search_in="hdr" header="Contact:" check_it="true" assign_to="e1"/>
+    </action>
+  </recv>
+  <Reference variables="e1"/>
+  <send retrans="500">
+    <![CDATA[
+REGISTER sip:example.com SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: <sip:sipp[call_number]@example.com>;tag=[call_number]
+To: <sip:sipp[call_number]@example.com>
+Call-ID: [call_id]
+CSeq: 2 REGISTER
+Contact: <sip:sipp[call_number]@[local_ip]:[local_port]>;expires=0
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+</scenario>
+"#;
+
+#[test]
+fn sipp_registers_and_unregisters_over_udp_and_tcp() {
+    let sipp = tool("sipp");
+    let locus = Locus::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("register.xml");
+    std::fs::write(&scenario, SIPP_REGISTER).unwrap();
+    for transport in ["u1", "t1"] {
+        let status = Command::new(&sipp)
+            .current_dir(tmp.path())
+            .args([
+                "-sf", scenario.to_str().unwrap(),
+                "-t", transport,
+                "-i", "127.0.0.1",
+                "-p", &free_port().to_string(),
+                "-m", "20", "-r", "200",
+                "-timeout", "30", "-timeout_error",
+                "-nostdin", "-trace_err",
+            ])
+            .arg(locus.addr().to_string())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(0), "sipp ({transport}) failed; see *_errors.log in {:?}", tmp.path());
+    }
+}
+
+#[test]
+fn sipsak_usrloc_mode_registers() {
+    let sipsak = tool("sipsak");
+    let locus = Locus::start(&[]);
+    let out = Command::new(&sipsak)
+        .args([
+            "-U", "-C", "sip:sak@127.0.0.1:5099",
+            "-s", &format!("sip:sak@127.0.0.1:{}", locus.port),
+            "-x", "120", "-vv",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    // usrloc mode registers the contact, checks it, then removes it again.
+    assert!(out.status.success(), "sipsak failed: {text}");
+    assert!(text.contains("completed successful"), "{text}");
+}
