@@ -45,7 +45,10 @@ pub fn run(args: &BindingsArgs) -> ExitCode {
             ExitCode::FAILURE
         }
         Err(e) => {
-            eprintln!("locus: error: cannot read the location store in {}: {e}", args.data_dir.display());
+            eprintln!(
+                "locus: error: cannot read the location store in {}: {e}",
+                args.data_dir.display()
+            );
             ExitCode::FAILURE
         }
     }
@@ -53,7 +56,17 @@ pub fn run(args: &BindingsArgs) -> ExitCode {
 
 /// The table text (a header line, one line per binding, and a count).
 pub fn render(list: &[Binding], now_ms: u64) -> String {
-    let headers = ["AOR", "CONTACT", "EXPIRES", "Q", "TRANSPORT", "RECEIVED", "CALL-ID", "CSEQ", "USER-AGENT"];
+    let headers = [
+        "AOR",
+        "CONTACT",
+        "EXPIRES",
+        "Q",
+        "TRANSPORT",
+        "RECEIVED",
+        "CALL-ID",
+        "CSEQ",
+        "USER-AGENT",
+    ];
     let rows: Vec<[String; 9]> = list
         .iter()
         .map(|b| {
@@ -100,8 +113,14 @@ mod tests {
 
     #[test]
     fn canonicalizes_user_input() {
-        assert_eq!(canonical("alice@Example.com").as_deref(), Some("sip:alice@example.com"));
-        assert_eq!(canonical("sip:%61lice@example.com;user=phone").as_deref(), Some("sip:alice@example.com"));
+        assert_eq!(
+            canonical("alice@Example.com").as_deref(),
+            Some("sip:alice@example.com")
+        );
+        assert_eq!(
+            canonical("sip:%61lice@example.com;user=phone").as_deref(),
+            Some("sip:alice@example.com")
+        );
         assert_eq!(canonical("tel:+123"), None);
     }
 }

@@ -10,7 +10,10 @@ use std::sync::Arc;
 /// Runs the server with validated settings; returns the process exit code.
 pub fn run(settings: Settings) -> ExitCode {
     crate::logging::init(&settings.log_level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("locus: error: cannot start the async runtime: {e}");
@@ -80,7 +83,9 @@ async fn serve(settings: Settings) -> ExitCode {
     }
     println!("serving {domains}");
     println!("location store: {} (SQLite, durable)", db.display());
-    let next = store.next_expiry().map_or("none".to_string(), |t| format!("{t}"));
+    let next = store
+        .next_expiry()
+        .map_or("none".to_string(), |t| format!("{t}"));
     tracing::info!(next_expiry_ms = %next, "store loaded");
 
     let shutdown = Shutdown::new();
@@ -101,7 +106,10 @@ async fn serve(settings: Settings) -> ExitCode {
 fn spawn_signal_handler(shutdown: Shutdown) {
     tokio::spawn(async move {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
             tracing::error!("cannot install signal handlers");
             return;
         };

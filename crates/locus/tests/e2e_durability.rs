@@ -19,7 +19,9 @@ fn every_acknowledged_binding_survives_kill_9() {
         let acked = acked.clone();
         handles.push(std::thread::spawn(move || {
             let c = UdpClient::new(addr);
-            c.sock.set_read_timeout(Some(std::time::Duration::from_millis(300))).unwrap();
+            c.sock
+                .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+                .unwrap();
             for i in 0..150 {
                 let user = format!("u{worker}n{i}");
                 let msg = Register::new(&user).build();
@@ -51,7 +53,10 @@ fn every_acknowledged_binding_survives_kill_9() {
         let r = c.request(&q.build());
         let contacts = r.contacts();
         assert_eq!(contacts.len(), 1, "binding of {user} lost after kill -9");
-        assert!(contacts[0].1 <= 3600 && contacts[0].1 > 3000, "remaining lifetime kept: {contacts:?}");
+        assert!(
+            contacts[0].1 <= 3600 && contacts[0].1 > 3000,
+            "remaining lifetime kept: {contacts:?}"
+        );
     }
 }
 

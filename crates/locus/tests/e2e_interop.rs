@@ -8,8 +8,14 @@ use common::*;
 use std::process::Command;
 
 fn tool(name: &str) -> String {
-    let found = Command::new("sh").args(["-c", &format!("command -v {name}")]).output().unwrap();
-    assert!(found.status.success(), "{name} is required: apt-get install sip-tester sipsak");
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .unwrap();
+    assert!(
+        found.status.success(),
+        "{name} is required: apt-get install sip-tester sipsak"
+    );
     String::from_utf8(found.stdout).unwrap().trim().to_string()
 }
 
@@ -65,19 +71,34 @@ fn sipp_registers_and_unregisters_over_udp_and_tcp() {
         let status = Command::new(&sipp)
             .current_dir(tmp.path())
             .args([
-                "-sf", scenario.to_str().unwrap(),
-                "-t", transport,
-                "-i", "127.0.0.1",
-                "-p", &free_port().to_string(),
-                "-m", "20", "-r", "200",
-                "-timeout", "30", "-timeout_error",
-                "-nostdin", "-trace_err",
+                "-sf",
+                scenario.to_str().unwrap(),
+                "-t",
+                transport,
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &free_port().to_string(),
+                "-m",
+                "20",
+                "-r",
+                "200",
+                "-timeout",
+                "30",
+                "-timeout_error",
+                "-nostdin",
+                "-trace_err",
             ])
             .arg(locus.addr().to_string())
             .stdout(std::process::Stdio::null())
             .status()
             .unwrap();
-        assert_eq!(status.code(), Some(0), "sipp ({transport}) failed; see *_errors.log in {:?}", tmp.path());
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "sipp ({transport}) failed; see *_errors.log in {:?}",
+            tmp.path()
+        );
     }
 }
 
@@ -87,9 +108,14 @@ fn sipsak_usrloc_mode_registers() {
     let locus = Locus::start(&[]);
     let out = Command::new(&sipsak)
         .args([
-            "-U", "-C", "sip:sak@127.0.0.1:5099",
-            "-s", &format!("sip:sak@127.0.0.1:{}", locus.port),
-            "-x", "120", "-vv",
+            "-U",
+            "-C",
+            "sip:sak@127.0.0.1:5099",
+            "-s",
+            &format!("sip:sak@127.0.0.1:{}", locus.port),
+            "-x",
+            "120",
+            "-vv",
         ])
         .output()
         .unwrap();

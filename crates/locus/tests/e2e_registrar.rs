@@ -14,12 +14,18 @@ fn register_query_refresh_and_remove_over_udp() {
     reg.expires = Some("600".into());
     let r = c.request(&reg.build());
     assert_eq!(r.code, 200, "{}", r.raw);
-    assert_eq!(r.contacts(), vec![("sip:alice@192.0.2.10:5062".to_string(), 600)]);
+    assert_eq!(
+        r.contacts(),
+        vec![("sip:alice@192.0.2.10:5062".to_string(), 600)]
+    );
     assert!(r.header("Date").unwrap().ends_with("GMT"));
     assert!(r.header("To").unwrap().contains(";tag="));
     let via = r.header("Via").unwrap();
     assert!(via.contains("received=127.0.0.1"), "{via}");
-    assert!(via.contains(&format!("rport={}", c.sock.local_addr().unwrap().port())), "{via}");
+    assert!(
+        via.contains(&format!("rport={}", c.sock.local_addr().unwrap().port())),
+        "{via}"
+    );
 
     // A second device.
     let mut second = Register::new("alice");
@@ -40,7 +46,10 @@ fn register_query_refresh_and_remove_over_udp() {
     reg.expires = Some("0".into());
     let r = c.request(&reg.build());
     assert_eq!(r.code, 200);
-    assert_eq!(r.contacts(), vec![("sip:alice@192.0.2.11:5060".to_string(), 3600)]);
+    assert_eq!(
+        r.contacts(),
+        vec![("sip:alice@192.0.2.11:5060".to_string(), 3600)]
+    );
 
     // Remove all.
     let mut all = Register::new("alice");
@@ -73,7 +82,10 @@ fn register_over_tcp_reuses_the_connection() {
     }
     assert_eq!(codes, vec![200, 200]);
     let (_, table) = bindings_cmd(&locus.data_dir, Some("bob@example.com"));
-    assert!(table.contains("sip:bob@192.0.2.20:5060;transport=tcp"), "{table}");
+    assert!(
+        table.contains("sip:bob@192.0.2.20:5060;transport=tcp"),
+        "{table}"
+    );
     assert!(table.contains("tcp"), "{table}");
 }
 
@@ -142,7 +154,9 @@ fn options_and_other_methods() {
     assert_eq!(r.code, 200);
     assert!(r.header("Allow").unwrap().contains("REGISTER"));
     assert!(r.header("Supported").is_some());
-    let inv = opt.replace("OPTIONS sip:example.com", "INVITE sip:alice@example.com").replace("1 OPTIONS", "1 INVITE");
+    let inv = opt
+        .replace("OPTIONS sip:example.com", "INVITE sip:alice@example.com")
+        .replace("1 OPTIONS", "1 INVITE");
     let r = c.request(&inv);
     assert_eq!(r.code, 405);
     assert!(r.header("Allow").is_some());
@@ -156,19 +170,51 @@ fn malformed_messages_get_400_naming_the_defect_and_the_server_keeps_serving() {
     // branch would rightly be answered from the first case's transaction.
     let good = || Register::new("frank").build();
     let cases: Vec<(String, &str)> = vec![
-        (good().replace("Call-ID: ", "Call-ID").replacen("Call-ID", "Bogus Header", 1), "Header"),
+        (
+            good()
+                .replace("Call-ID: ", "Call-ID")
+                .replacen("Call-ID", "Bogus Header", 1),
+            "Header",
+        ),
         (good().replace("CSeq: 1 REGISTER", "CSeq: 1 INVITE"), "CSeq"),
-        (good().replace("Content-Length: 0", "Content-Length: 50"), "Content-Length"),
-        (good().replace("To: <sip:frank@example.com>", "To: <sip:frank@example.com"), "Name-Addr"),
-        (good().replace("\r\nCall-ID: ", "\r\nX-No-Call-ID: "), "Call-ID"),
-        (good().replace("SIP/2.0\r\nVia", "SIP/7.0\r\nVia"), "Version"),
-        (good().replace("CSeq: 1 REGISTER", "CSeq: 99999999999 REGISTER"), "CSeq"),
-        (good().replace("Max-Forwards: 70", "Max-Forwards: 70\r\nContact: <sip:x@[::1>"), "Contact"),
+        (
+            good().replace("Content-Length: 0", "Content-Length: 50"),
+            "Content-Length",
+        ),
+        (
+            good().replace("To: <sip:frank@example.com>", "To: <sip:frank@example.com"),
+            "Name-Addr",
+        ),
+        (
+            good().replace("\r\nCall-ID: ", "\r\nX-No-Call-ID: "),
+            "Call-ID",
+        ),
+        (
+            good().replace("SIP/2.0\r\nVia", "SIP/7.0\r\nVia"),
+            "Version",
+        ),
+        (
+            good().replace("CSeq: 1 REGISTER", "CSeq: 99999999999 REGISTER"),
+            "CSeq",
+        ),
+        (
+            good().replace(
+                "Max-Forwards: 70",
+                "Max-Forwards: 70\r\nContact: <sip:x@[::1>",
+            ),
+            "Contact",
+        ),
     ];
     for (msg, word) in cases {
-        let r = c.send_raw(msg.as_bytes()).unwrap_or_else(|| panic!("no answer to:\n{msg}"));
+        let r = c
+            .send_raw(msg.as_bytes())
+            .unwrap_or_else(|| panic!("no answer to:\n{msg}"));
         assert_eq!(r.code, 400, "{msg}\n=> {}", r.raw);
-        assert!(r.reason.contains(word), "reason {:?} should name {word}", r.reason);
+        assert!(
+            r.reason.contains(word),
+            "reason {:?} should name {word}",
+            r.reason
+        );
         let ok = c.request(&Register::new("frank").build());
         assert_eq!(ok.code, 200);
     }
@@ -181,15 +227,22 @@ fn malformed_messages_get_400_naming_the_defect_and_the_server_keeps_serving() {
 fn response_goes_to_the_via_port_without_rport() {
     let locus = Locus::start(&[]);
     let listener = UdpSocket::bind("127.0.0.1:0").unwrap();
-    listener.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    listener
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let port = listener.local_addr().unwrap().port();
     let sender = UdpClient::new(locus.addr());
     let mut reg = Register::new("gina");
     reg.rport = false;
     reg.via_host = format!("127.0.0.1:{port}");
-    sender.sock.send_to(reg.build().as_bytes(), locus.addr()).unwrap();
+    sender
+        .sock
+        .send_to(reg.build().as_bytes(), locus.addr())
+        .unwrap();
     let mut buf = [0u8; 4096];
-    let (n, _) = listener.recv_from(&mut buf).expect("response at the Via sent-by port (RFC 3261 §18.2.2)");
+    let (n, _) = listener
+        .recv_from(&mut buf)
+        .expect("response at the Via sent-by port (RFC 3261 §18.2.2)");
     let r = Response::parse(&String::from_utf8_lossy(&buf[..n]));
     assert_eq!(r.code, 200);
 }
@@ -200,7 +253,10 @@ fn idle_tcp_connection_is_closed() {
     let mut t = TcpClient::connect(locus.addr());
     let mut buf = [0u8; 16];
     use std::io::Read;
-    let n = t.stream.read(&mut buf).expect("the server closes the idle connection");
+    let n = t
+        .stream
+        .read(&mut buf)
+        .expect("the server closes the idle connection");
     assert_eq!(n, 0);
 }
 
@@ -213,19 +269,35 @@ fn ipv6_loopback_listener() {
     let port = free_port();
     let udp = format!("udp:[::1]:{port}");
     let tcp = format!("tcp:[::1]:{port}");
-    let locus = Locus::start_in(&tmp.path().join("d"), free_port(), &["--listen", &udp, "--listen", &tcp]);
-    assert!(locus.stdout_lines.iter().any(|l| l.contains(&format!("udp:[::1]:{port}"))), "{:?}", locus.stdout_lines);
+    let locus = Locus::start_in(
+        &tmp.path().join("d"),
+        free_port(),
+        &["--listen", &udp, "--listen", &tcp],
+    );
+    assert!(
+        locus
+            .stdout_lines
+            .iter()
+            .any(|l| l.contains(&format!("udp:[::1]:{port}"))),
+        "{:?}",
+        locus.stdout_lines
+    );
     let sock = UdpSocket::bind("[::1]:0").unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut reg = Register::new("v6");
     reg.via_host = "[::1]:5062".into();
     reg.contacts = vec!["<sip:v6@[2001:db8::7]:5062>".into()];
-    sock.send_to(reg.build().as_bytes(), format!("[::1]:{port}")).unwrap();
+    sock.send_to(reg.build().as_bytes(), format!("[::1]:{port}"))
+        .unwrap();
     let mut buf = [0u8; 4096];
     let (n, _) = sock.recv_from(&mut buf).unwrap();
     let r = Response::parse(&String::from_utf8_lossy(&buf[..n]));
     assert_eq!(r.code, 200, "{}", r.raw);
-    assert!(r.header("Via").unwrap().contains("received=::1"), "{}", r.raw);
+    assert!(
+        r.header("Via").unwrap().contains("received=::1"),
+        "{}",
+        r.raw
+    );
     assert_eq!(r.contacts()[0].0, "sip:v6@[2001:db8::7]:5062");
     let mut t = TcpClient::connect(format!("[::1]:{port}").parse().unwrap());
     reg.transport = "TCP";

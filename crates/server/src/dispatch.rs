@@ -10,7 +10,9 @@ use bytes::Bytes;
 use location::LocationStore;
 use sip_core::core::Reply;
 use sip_core::response::{fallback_error_response, response_destination};
-use sip_core::{Action, Core, RequestContext, TransactionKey, TransactionTable, Transport, TxDisposition};
+use sip_core::{
+    Action, Core, RequestContext, TransactionKey, TransactionTable, Transport, TxDisposition,
+};
 use sip_message::{Limits, Message, Method};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::SocketAddr;
@@ -85,7 +87,9 @@ impl<S: LocationStore> Shared<S> {
         Shared {
             core: Core::new(cfg.core.clone()),
             store,
-            txs: (0..TX_SHARDS).map(|_| Mutex::new(TransactionTable::new())).collect(),
+            txs: (0..TX_SHARDS)
+                .map(|_| Mutex::new(TransactionTable::new()))
+                .collect(),
             hasher: Default::default(),
             limits: cfg.limits,
             tcp_idle_timeout: cfg.tcp_idle_timeout,
@@ -107,7 +111,10 @@ impl<S: LocationStore> Shared<S> {
     }
 
     fn with_tx<R>(&self, key: &TransactionKey, f: impl FnOnce(&mut TransactionTable) -> R) -> R {
-        let mut table = self.shard(key).lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut table = self
+            .shard(key)
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&mut table)
     }
 
@@ -136,7 +143,13 @@ impl<S: LocationStore> Shared<S> {
     }
 
     /// Handles one received message (a datagram, or a frame from a stream).
-    pub(crate) fn handle(self: &Arc<Self>, raw: Bytes, source: SocketAddr, local: SocketAddr, responder: Responder) {
+    pub(crate) fn handle(
+        self: &Arc<Self>,
+        raw: Bytes,
+        source: SocketAddr,
+        local: SocketAddr,
+        responder: Responder,
+    ) {
         let transport = responder.transport();
         let parsed = match transport {
             Transport::Udp => Message::parse(raw.clone(), &self.limits),
@@ -158,7 +171,12 @@ impl<S: LocationStore> Shared<S> {
             return;
         }
         let now = crate::now_ms();
-        let ctx = RequestContext { source, local, transport, local_hosts: &self.local_hosts };
+        let ctx = RequestContext {
+            source,
+            local,
+            transport,
+            local_hosts: &self.local_hosts,
+        };
         if msg.method() == Some(Method::Ack) {
             return;
         }
@@ -177,7 +195,9 @@ impl<S: LocationStore> Shared<S> {
             }
         }
         match self.core.handle_request(&msg, &ctx, now) {
-            Action::Ignore => self.with_tx(&key, |t| t.on_final_response(&key, Bytes::new(), true, now)),
+            Action::Ignore => {
+                self.with_tx(&key, |t| t.on_final_response(&key, Bytes::new(), true, now))
+            }
             Action::Respond(reply) => self.respond(msg, key, source, responder, reply),
             Action::Register(pending) => {
                 let pending = Arc::new(*pending);
@@ -192,10 +212,13 @@ impl<S: LocationStore> Shared<S> {
                         Ok(result) => result,
                         Err(e) => {
                             tracing::error!(aor = %pending.aor, error = %e, "location store write failed");
-                            Err(Reply::new(500, "Location Store Write Failed").with_header("Retry-After", "5"))
+                            Err(Reply::new(500, "Location Store Write Failed")
+                                .with_header("Retry-After", "5"))
                         }
                     };
-                    let reply = this.core.register_outcome(&pending, outcome, crate::now_ms());
+                    let reply = this
+                        .core
+                        .register_outcome(&pending, outcome, crate::now_ms());
                     tracing::debug!(aor = %pending.aor, code = reply.code, "register");
                     this.respond(msg, key, source, responder, reply);
                     drop(guard);
@@ -210,10 +233,19 @@ impl<S: LocationStore> Shared<S> {
     }
 
     /// Writes the response, records it in the transaction and sends it.
-    fn respond(self: &Arc<Self>, msg: Message, key: TransactionKey, source: SocketAddr, responder: Responder, reply: Reply) {
+    fn respond(
+        self: &Arc<Self>,
+        msg: Message,
+        key: TransactionKey,
+        source: SocketAddr,
+        responder: Responder,
+        reply: Reply,
+    ) {
         let bytes = Bytes::from(self.core.write_response(&msg, source, &reply));
         let reliable = responder.transport().is_reliable();
-        self.with_tx(&key, |t| t.on_final_response(&key, bytes.clone(), reliable, crate::now_ms()));
+        self.with_tx(&key, |t| {
+            t.on_final_response(&key, bytes.clone(), reliable, crate::now_ms())
+        });
         let dest = response_destination(&msg, source);
         self.spawn_send(responder, bytes, dest);
     }

@@ -35,9 +35,11 @@ pub async fn bind(cfg: ServerConfig) -> io::Result<Bound> {
     for l in &cfg.listen {
         match l {
             ListenAddr::Udp(a) => udp.push(Arc::new(udp::bind(*a)?)),
-            ListenAddr::Tcp(a) => tcp.push(tokio::net::TcpListener::bind(a).await.map_err(|e| {
-                io::Error::new(e.kind(), format!("cannot listen on tcp:{a}: {e}"))
-            })?),
+            ListenAddr::Tcp(a) => {
+                tcp.push(tokio::net::TcpListener::bind(a).await.map_err(|e| {
+                    io::Error::new(e.kind(), format!("cannot listen on tcp:{a}: {e}"))
+                })?)
+            }
         }
     }
     Ok(Bound { cfg, udp, tcp })
@@ -62,7 +64,11 @@ impl Bound {
 
     /// Serves until `shutdown` fires, then stops accepting, finishes the
     /// requests in flight, and closes the store (flushing it).
-    pub async fn run<S: LocationStore>(self, store: Arc<S>, shutdown: Shutdown) -> Result<(), location::StoreError> {
+    pub async fn run<S: LocationStore>(
+        self,
+        store: Arc<S>,
+        shutdown: Shutdown,
+    ) -> Result<(), location::StoreError> {
         let local_hosts: Vec<String> = self
             .local_addrs()
             .iter()

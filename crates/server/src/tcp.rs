@@ -12,7 +12,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 /// Accepts connections until shutdown.
-pub(crate) async fn serve<S: LocationStore>(shared: Arc<Shared<S>>, listener: TcpListener, shutdown: Shutdown) {
+pub(crate) async fn serve<S: LocationStore>(
+    shared: Arc<Shared<S>>,
+    listener: TcpListener,
+    shutdown: Shutdown,
+) {
     loop {
         tokio::select! {
             _ = shutdown.wait() => return,
@@ -37,7 +41,9 @@ async fn connection<S: LocationStore>(
     peer: std::net::SocketAddr,
     shutdown: Shutdown,
 ) {
-    let Ok(local) = stream.local_addr() else { return };
+    let Ok(local) = stream.local_addr() else {
+        return;
+    };
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
     let writer = tokio::spawn(async move {

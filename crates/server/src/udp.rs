@@ -19,7 +19,11 @@ pub(crate) fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
 }
 
 /// Receives datagrams until shutdown.
-pub(crate) async fn serve<S: LocationStore>(shared: Arc<Shared<S>>, sock: Arc<UdpSocket>, shutdown: Shutdown) {
+pub(crate) async fn serve<S: LocationStore>(
+    shared: Arc<Shared<S>>,
+    sock: Arc<UdpSocket>,
+    shutdown: Shutdown,
+) {
     let local = match sock.local_addr() {
         Ok(a) => a,
         Err(e) => {

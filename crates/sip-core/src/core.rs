@@ -51,7 +51,9 @@ impl RequestContext<'_> {
         self.local_hosts.iter().any(|h| h == host)
             || self.local.ip().to_string() == host
             || (self.local.ip().is_unspecified()
-                && host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()))
+                && host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback()))
     }
 
     /// The source as "ip:port" ("[v6]:port" for IPv6).
@@ -79,7 +81,11 @@ pub struct Reply {
 impl Reply {
     /// A reply with no extra headers.
     pub fn new(code: u16, reason: impl Into<String>) -> Reply {
-        Reply { code, reason: Cow::Owned(reason.into()), headers: Vec::new() }
+        Reply {
+            code,
+            reason: Cow::Owned(reason.into()),
+            headers: Vec::new(),
+        }
     }
 
     /// Adds a header.
@@ -100,6 +106,25 @@ pub enum Action {
     /// Send nothing (ACK, or a request that must be ignored).
     Ignore,
 }
+
+/// Methods defined by RFC 3261 and its extensions: known, so a request
+/// with one that the server does not handle gets 405; any other gets 501.
+const KNOWN_METHODS: &[&str] = &[
+    "INVITE",
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "OPTIONS",
+    "REGISTER",
+    "PRACK",
+    "SUBSCRIBE",
+    "NOTIFY",
+    "PUBLISH",
+    "INFO",
+    "REFER",
+    "MESSAGE",
+    "UPDATE",
+];
 
 /// Settings of the core.
 #[derive(Debug, Clone, Default)]
@@ -130,7 +155,12 @@ pub fn validate_request(req: &Message) -> Result<(), ParseError> {
             return Err(ParseError::MissingHeader(label));
         }
     }
-    for name in [HeaderName::To, HeaderName::From, HeaderName::CallId, HeaderName::CSeq] {
+    for name in [
+        HeaderName::To,
+        HeaderName::From,
+        HeaderName::CallId,
+        HeaderName::CSeq,
+    ] {
         req.single_header(name)?;
     }
     if let Some(mf) = req.header(HeaderName::MaxForwards) {
@@ -156,7 +186,10 @@ pub fn validate_request(req: &Message) -> Result<(), ParseError> {
 impl Core {
     /// A core with this configuration.
     pub fn new(cfg: CoreConfig) -> Core {
-        Core { cfg, tags: TagGenerator::default() }
+        Core {
+            cfg,
+            tags: TagGenerator::default(),
+        }
     }
 
     /// The configuration.
@@ -173,21 +206,25 @@ impl Core {
             return Action::Respond(Reply::new(400, e.to_string()));
         }
         match req.method() {
-            Some(Method::Register) => {
-                match check_register(&self.cfg.registrar, req, ctx, now_ms) {
-                    Ok(p) => Action::Register(Box::new(p)),
-                    Err(reply) => Action::Respond(reply),
-                }
-            }
+            Some(Method::Register) => match check_register(&self.cfg.registrar, req, ctx, now_ms) {
+                Ok(p) => Action::Register(Box::new(p)),
+                Err(reply) => Action::Respond(reply),
+            },
             Some(Method::Options) => Action::Respond(
                 Reply::new(200, "OK")
                     .with_header("Allow", crate::ALLOW)
                     .with_header("Supported", crate::SUPPORTED.join(", "))
                     .with_header("Accept", "application/sdp"),
             ),
-            Some(Method::Cancel) => Action::Respond(Reply::new(481, "Call/Transaction Does Not Exist")),
-            _ => Action::Respond(
+            Some(Method::Cancel) => {
+                Action::Respond(Reply::new(481, "Call/Transaction Does Not Exist"))
+            }
+            _ if KNOWN_METHODS.contains(&req.method_str()) => Action::Respond(
                 Reply::new(405, "Method Not Allowed").with_header("Allow", crate::ALLOW),
+            ),
+            // RFC 3261 §8.2.1: a method the server does not recognise.
+            _ => Action::Respond(
+                Reply::new(501, "Not Implemented").with_header("Allow", crate::ALLOW),
             ),
         }
     }
@@ -219,8 +256,16 @@ impl Core {
     /// A 400 response for a request whose headers could be indexed but
     /// which fails validation; `None` when not even Via/CSeq could be read
     /// (nothing can be answered then).
-    pub fn write_parse_error(&self, req: &Message, source: SocketAddr, err: ParseError) -> Option<Vec<u8>> {
-        if !req.is_request() || req.method() == Some(Method::Ack) || req.header(HeaderName::Via).is_none() {
+    pub fn write_parse_error(
+        &self,
+        req: &Message,
+        source: SocketAddr,
+        err: ParseError,
+    ) -> Option<Vec<u8>> {
+        if !req.is_request()
+            || req.method() == Some(Method::Ack)
+            || req.header(HeaderName::Via).is_none()
+        {
             return None;
         }
         Some(self.write_response(req, source, &Reply::new(400, err.to_string())))

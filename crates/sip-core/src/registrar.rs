@@ -291,24 +291,26 @@ impl PendingRegister {
                 let mut next = bindings.clone();
                 for op in ops {
                     let new_uri = Uri::parse(&op.uri).ok();
-                    let existing =
-                        next.iter()
-                            .position(|b| match (&new_uri, Uri::parse(&b.contact).ok()) {
-                                (Some(a), Some(b)) => a.equivalent(&b),
-                                _ => false,
-                            });
-                    if let Some(i) = existing {
-                        let b = &next[i];
-                        if b.call_id == self.call_id && self.cseq <= b.cseq {
-                            return Err(out_of_order());
-                        }
-                        if op.expires == 0 {
+                    let same = |b: &Binding| match (&new_uri, Uri::parse(&b.contact).ok()) {
+                        (Some(a), Some(b)) => a.equivalent(&b),
+                        _ => false,
+                    };
+                    // The Call-ID/CSeq rule applies to the bindings as they
+                    // were before this request: a contact listed twice in
+                    // one REGISTER is not out of order with itself.
+                    if bindings
+                        .iter()
+                        .any(|b| same(b) && b.call_id == self.call_id && self.cseq <= b.cseq)
+                    {
+                        return Err(out_of_order());
+                    }
+                    match next.iter().position(same) {
+                        Some(i) if op.expires == 0 => {
                             next.remove(i);
-                        } else {
-                            next[i] = self.binding_for(op, now_ms);
                         }
-                    } else if op.expires > 0 {
-                        next.push(self.binding_for(op, now_ms));
+                        Some(i) => next[i] = self.binding_for(op, now_ms),
+                        None if op.expires > 0 => next.push(self.binding_for(op, now_ms)),
+                        None => {}
                     }
                 }
                 if next.len() > self.max_contacts && next.len() > bindings.len() {

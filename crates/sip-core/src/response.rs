@@ -17,7 +17,9 @@ pub struct TagGenerator {
 
 impl Default for TagGenerator {
     fn default() -> Self {
-        TagGenerator { keys: std::collections::hash_map::RandomState::new() }
+        TagGenerator {
+            keys: std::collections::hash_map::RandomState::new(),
+        }
     }
 }
 
@@ -57,7 +59,9 @@ pub fn start_response(
         w.header("From", from);
     }
     if let Some(to) = req.header(HeaderName::To) {
-        let has_tag = sip_message::NameAddr::parse(to).map(|n| n.tag().is_some()).unwrap_or(true);
+        let has_tag = sip_message::NameAddr::parse(to)
+            .map(|n| n.tag().is_some())
+            .unwrap_or(true);
         if has_tag || code == 100 {
             w.header("To", to);
         } else {
@@ -152,7 +156,9 @@ pub fn fallback_error_response(raw: &[u8], reason: &str, to_tag: &str) -> Option
     let mut have_via = false;
     let mut to_written = false;
     for line in lines.take_while(|l| !l.is_empty()) {
-        let Some((name, value)) = line.split_once(':') else { continue };
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
         let value = value.trim();
         match HeaderName::from_bytes(name.trim().as_bytes()) {
             HeaderName::Via => {

@@ -23,12 +23,21 @@ pub struct TransactionKey(String);
 impl TransactionKey {
     /// The key of a request; `None` when it has no Via to key on.
     pub fn of(req: &Message) -> Option<TransactionKey> {
-        let top = req.header(HeaderName::Via).and_then(|l| split_list(l).next())?;
+        let top = req
+            .header(HeaderName::Via)
+            .and_then(|l| split_list(l).next())?;
         let via = Via::parse(top).ok()?;
         let method = req.method_str();
-        let sent_by = format!("{}:{}", via.host_str.to_ascii_lowercase(), via.port.unwrap_or(0));
+        let sent_by = format!(
+            "{}:{}",
+            via.host_str.to_ascii_lowercase(),
+            via.port.unwrap_or(0)
+        );
         if via.has_rfc3261_branch() {
-            return Some(TransactionKey(format!("{}|{sent_by}|{method}", via.branch().unwrap_or(""))));
+            return Some(TransactionKey(format!(
+                "{}|{sent_by}|{method}",
+                via.branch().unwrap_or("")
+            )));
         }
         // RFC 2543 matching: Request-URI, To tag, From tag, Call-ID, CSeq, top Via.
         let tag = |h| {
@@ -114,20 +123,38 @@ impl TransactionTable {
             };
         }
         let deadline = now_ms + TRYING_LIMIT_MS;
-        self.entries.insert(key.clone(), Entry { state: State::Trying, deadline });
+        self.entries.insert(
+            key.clone(),
+            Entry {
+                state: State::Trying,
+                deadline,
+            },
+        );
         self.arm(key, deadline);
         TxDisposition::New
     }
 
     /// Records the final response sent; the transaction enters Completed and
     /// is kept for Timer J (0 on reliable transports, so it ends now).
-    pub fn on_final_response(&mut self, key: &TransactionKey, response: Bytes, reliable: bool, now_ms: u64) {
+    pub fn on_final_response(
+        &mut self,
+        key: &TransactionKey,
+        response: Bytes,
+        reliable: bool,
+        now_ms: u64,
+    ) {
         if reliable {
             self.entries.remove(key);
             return;
         }
         let deadline = now_ms + TIMER_J_MS;
-        self.entries.insert(key.clone(), Entry { state: State::Completed(response), deadline });
+        self.entries.insert(
+            key.clone(),
+            Entry {
+                state: State::Completed(response),
+                deadline,
+            },
+        );
         self.arm(key, deadline);
     }
 
@@ -143,7 +170,11 @@ impl TransactionTable {
                 break;
             }
             let ((deadline, _), key) = entry.remove_entry();
-            if self.entries.get(&key).is_some_and(|e| e.deadline == deadline) {
+            if self
+                .entries
+                .get(&key)
+                .is_some_and(|e| e.deadline == deadline)
+            {
                 self.entries.remove(&key);
             }
         }
@@ -170,9 +201,15 @@ mod tests {
         assert_eq!(t.on_request(&k, 0), TxDisposition::New);
         assert_eq!(t.on_request(&k, 10), TxDisposition::Absorb);
         t.on_final_response(&k, Bytes::from_static(b"resp"), false, 100);
-        assert_eq!(t.on_request(&k, 200), TxDisposition::Retransmit(Bytes::from_static(b"resp")));
+        assert_eq!(
+            t.on_request(&k, 200),
+            TxDisposition::Retransmit(Bytes::from_static(b"resp"))
+        );
         t.handle_timeout(100 + TIMER_J_MS - 1);
-        assert_eq!(t.on_request(&k, 300), TxDisposition::Retransmit(Bytes::from_static(b"resp")));
+        assert_eq!(
+            t.on_request(&k, 300),
+            TxDisposition::Retransmit(Bytes::from_static(b"resp"))
+        );
         t.handle_timeout(100 + TIMER_J_MS);
         assert!(t.is_empty());
         assert_eq!(t.on_request(&k, 100 + TIMER_J_MS), TxDisposition::New);

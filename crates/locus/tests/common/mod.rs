@@ -21,7 +21,7 @@ pub struct Locus {
     pub port: u16,
     pub data_dir: PathBuf,
     pub stdout_lines: Vec<String>,
-    _tmp: Option<tempfile::TempDir>,
+    pub _tmp: Option<tempfile::TempDir>,
 }
 
 /// Path of the binary under test.
@@ -56,8 +56,17 @@ impl Locus {
         let udp = format!("udp:127.0.0.1:{port}");
         let tcp = format!("tcp:127.0.0.1:{port}");
         let mut args: Vec<&str> = vec![
-            "serve", "--listen", &udp, "--listen", &tcp, "--domain", "example.com",
-            "--min-expires", "60", "--max-expires", "7200",
+            "serve",
+            "--listen",
+            &udp,
+            "--listen",
+            &tcp,
+            "--domain",
+            "example.com",
+            "--min-expires",
+            "60",
+            "--max-expires",
+            "7200",
         ];
         let data = data_dir.to_str().unwrap().to_string();
         args.extend(["--data-dir", &data]);
@@ -75,7 +84,10 @@ impl Locus {
         loop {
             let mut line = String::new();
             let n = reader.read_line(&mut line).unwrap();
-            assert!(n > 0, "locus exited before it was ready; output so far: {lines:?}");
+            assert!(
+                n > 0,
+                "locus exited before it was ready; output so far: {lines:?}"
+            );
             lines.push(line.trim_end().to_string());
             if line.starts_with("location store:") {
                 break;
@@ -87,7 +99,13 @@ impl Locus {
             let mut sink = String::new();
             let _ = reader.read_to_string(&mut sink);
         });
-        Locus { child: Some(child), port, data_dir: data_dir.to_path_buf(), stdout_lines: lines, _tmp: None }
+        Locus {
+            child: Some(child),
+            port,
+            data_dir: data_dir.to_path_buf(),
+            stdout_lines: lines,
+            _tmp: None,
+        }
     }
 
     /// The server's address.
@@ -114,7 +132,10 @@ impl Locus {
             if let Some(status) = c.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "locus did not exit after SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "locus did not exit after SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -130,7 +151,11 @@ static SEQ: AtomicU32 = AtomicU32::new(1);
 
 /// A unique token for Call-IDs, branches and tags.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}{}x{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}{}x{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A REGISTER builder with sensible defaults.
@@ -212,7 +237,11 @@ impl Response {
         assert_eq!(parts.next(), Some("SIP/2.0"), "not a response: {raw}");
         let code = parts.next().unwrap().parse().unwrap();
         let reason = parts.next().unwrap_or("").to_string();
-        Response { raw: raw.to_string(), code, reason }
+        Response {
+            raw: raw.to_string(),
+            code,
+            reason,
+        }
     }
 
     /// Values of every line of header `name` (case-insensitive).
@@ -236,7 +265,11 @@ impl Response {
     pub fn contacts(&self) -> Vec<(String, u64)> {
         self.headers("Contact")
             .iter()
-            .flat_map(|v| v.split(", <").map(|s| s.trim_start_matches('<').to_string()).collect::<Vec<_>>())
+            .flat_map(|v| {
+                v.split(", <")
+                    .map(|s| s.trim_start_matches('<').to_string())
+                    .collect::<Vec<_>>()
+            })
             .map(|c| {
                 let uri = c.split('>').next().unwrap().to_string();
                 let exp = c
@@ -260,7 +293,8 @@ impl UdpClient {
     /// A client for `server`.
     pub fn new(server: SocketAddr) -> UdpClient {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
         UdpClient { sock, server }
     }
 
@@ -314,7 +348,10 @@ impl TcpClient {
     pub fn connect(server: SocketAddr) -> TcpClient {
         let stream = TcpStream::connect(server).unwrap();
         stream.set_read_timeout(Some(WAIT)).unwrap();
-        TcpClient { stream, buf: Vec::new() }
+        TcpClient {
+            stream,
+            buf: Vec::new(),
+        }
     }
 
     /// Writes bytes.
@@ -334,7 +371,9 @@ impl TcpClient {
                 let cl: usize = head
                     .split("\r\n")
                     .filter_map(|l| l.split_once(':'))
-                    .find(|(n, _)| n.trim().eq_ignore_ascii_case("content-length") || n.trim() == "l")
+                    .find(|(n, _)| {
+                        n.trim().eq_ignore_ascii_case("content-length") || n.trim() == "l"
+                    })
                     .map(|(_, v)| v.trim().parse().unwrap())
                     .unwrap_or(0);
                 let total = end + 4 + cl;
@@ -362,7 +401,9 @@ pub fn branch_of(msg: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(msg);
     let start = text.find("branch=")? + 7;
     let rest = &text[start..];
-    let end = rest.find(|c: char| c == ';' || c == '\r' || c == ',' || c == ' ').unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| c == ';' || c == '\r' || c == ',' || c == ' ')
+        .unwrap_or(rest.len());
     Some(rest[..end].to_string())
 }
 

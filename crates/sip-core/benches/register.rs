@@ -1,0 +1,140 @@
+//! Hot paths of a registration: parsing a REGISTER, the registrar's decision
+//! (parse, check, apply to the AOR's bindings, write the 200 OK) and contact
+//! URI comparison (RFC 3261 §19.1.4).
+
+use bytes::Bytes;
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use location::Binding;
+use sip_core::{Action, Core, CoreConfig, RegistrarConfig, RequestContext, Transport};
+use sip_message::{Limits, Message, Uri};
+use std::net::SocketAddr;
+
+const NOW: u64 = 1_700_000_000_000;
+
+/// A REGISTER as a desk phone behind NAT sends it (636 bytes).
+const REGISTER: &str = "REGISTER sip:example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP 10.0.0.23:5060;branch=z9hG4bK-524287-1---6f3f0c1b8a2e44d1;rport\r\n\
+Max-Forwards: 70\r\n\
+Contact: <sip:alice@10.0.0.23:5060;transport=udp>;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000A95A0E128>\";reg-id=1;expires=3600\r\n\
+To: \"Alice\" <sip:alice@example.com>\r\n\
+From: \"Alice\" <sip:alice@example.com>;tag=3a5f91c2\r\n\
+Call-ID: NjQ4ZTJmNDVhYjFjMDVlZmQ2ZDI4YzQ4ZmE5N2E2ZGE\r\n\
+CSeq: 42 REGISTER\r\n\
+Expires: 3600\r\n\
+Allow: INVITE, ACK, CANCEL, BYE, NOTIFY, REFER, MESSAGE, OPTIONS, INFO, SUBSCRIBE\r\n\
+Supported: replaces, outbound, path, gruu\r\n\
+User-Agent: Yealink SIP-T46S 66.86.0.15\r\n\
+Content-Length: 0\r\n\r\n";
+
+fn config() -> RegistrarConfig {
+    RegistrarConfig {
+        domains: vec!["example.com".to_string()],
+        default_expires: 3600,
+        min_expires: 60,
+        max_expires: 7200,
+        max_contacts: 10,
+    }
+}
+
+fn binding(contact: &str, call_id: &str) -> Binding {
+    Binding {
+        aor: "sip:alice@example.com".to_string(),
+        contact: contact.to_string(),
+        q: 1000,
+        expires_at_ms: NOW + 1_800_000,
+        call_id: call_id.to_string(),
+        cseq: 41,
+        received: Some("203.0.113.7:40123".to_string()),
+        transport: "udp".to_string(),
+        local: Some("198.51.100.1:5060".to_string()),
+        user_agent: Some("Yealink SIP-T46S 66.86.0.15".to_string()),
+        path: Vec::new(),
+        instance: None,
+        reg_id: None,
+        updated_at_ms: NOW - 1_800_000,
+    }
+}
+
+fn parse_register(c: &mut Criterion) {
+    let buf = Bytes::from_static(REGISTER.as_bytes());
+    let limits = Limits::default();
+    let mut g = c.benchmark_group("parse_register");
+    g.throughput(Throughput::Bytes(buf.len() as u64));
+    g.bench_function("parse_register", |b| {
+        b.iter(|| Message::parse(black_box(buf.clone()), &limits).unwrap())
+    });
+    g.finish();
+}
+
+fn registrar_decision(c: &mut Criterion) {
+    let buf = Bytes::from_static(REGISTER.as_bytes());
+    let limits = Limits::default();
+    let core = Core::new(CoreConfig {
+        registrar: config(),
+    });
+    let source: SocketAddr = "203.0.113.7:40123".parse().unwrap();
+    let local: SocketAddr = "198.51.100.1:5060".parse().unwrap();
+    let local_hosts: Vec<String> = Vec::new();
+    let ctx = RequestContext {
+        source,
+        local,
+        transport: Transport::Udp,
+        local_hosts: &local_hosts,
+    };
+    // The phone's own binding (refreshed by the request) and one of another device.
+    let existing = vec![
+        binding(
+            "sip:alice@10.0.0.23:5060;transport=udp",
+            "NjQ4ZTJmNDVhYjFjMDVlZmQ2ZDI4YzQ4ZmE5N2E2ZGE",
+        ),
+        binding(
+            "sip:alice@192.0.2.77:5062;transport=tcp",
+            "other-device-call-id",
+        ),
+    ];
+    c.bench_function("registrar_decision", |b| {
+        b.iter(|| {
+            let msg = Message::parse(black_box(buf.clone()), &limits).unwrap();
+            let Action::Register(pending) = core.handle_request(&msg, &ctx, NOW) else {
+                panic!("the benchmark REGISTER must be accepted");
+            };
+            let mut bindings = existing.clone();
+            pending.apply(&mut bindings, NOW).unwrap();
+            let reply = core.register_outcome(&pending, Ok(bindings), NOW);
+            debug_assert_eq!(reply.code, 200);
+            core.write_response(&msg, source, &reply)
+        })
+    });
+}
+
+fn uri_equivalence(c: &mut Criterion) {
+    let pairs = [
+        (
+            "sip:alice@10.0.0.23:5060;transport=udp",
+            "sip:alice@10.0.0.23:5060;TRANSPORT=UDP",
+        ),
+        (
+            "sip:%61lice@atlanta.com;transport=TCP",
+            "sip:alice@AtLanTa.CoM;Transport=tcp",
+        ),
+        ("sip:bob@biloxi.com", "sip:bob@biloxi.com:5060"),
+        (
+            "sip:carol@chicago.com;newparam=5",
+            "sip:carol@chicago.com;security=on",
+        ),
+    ];
+    c.bench_function("uri_equivalence", |b| {
+        b.iter(|| {
+            let mut n = 0u32;
+            for (x, y) in &pairs {
+                let a = Uri::parse(black_box(x)).unwrap();
+                let b = Uri::parse(black_box(y)).unwrap();
+                n += u32::from(a.equivalent(&b));
+            }
+            n
+        })
+    });
+}
+
+criterion_group!(benches, parse_register, registrar_decision, uri_equivalence);
+criterion_main!(benches);
