@@ -142,7 +142,10 @@ impl Message {
         let available = b.len() - body_start;
 
         let mut content_length: Option<usize> = None;
-        for h in headers.iter().filter(|h| h.name == HeaderName::ContentLength) {
+        for h in headers
+            .iter()
+            .filter(|h| h.name == HeaderName::ContentLength)
+        {
             let v = value_str(b, &h.value_range);
             let n = parse_decimal(v, 10).ok_or(ParseError::BadContentLength)? as usize;
             if content_length.is_some_and(|c| c != n) {
@@ -374,6 +377,8 @@ fn index_headers(
 ) -> Result<Vec<HeaderEntry>, ParseError> {
     let mut headers: Vec<HeaderEntry> = Vec::with_capacity(16);
     let mut pos = from;
+    // Whether the current header (folded lines included) is inside a quoted string.
+    let mut in_quote = false;
     while pos < to {
         let nl = memchr::memchr(b'\n', &b[pos..to])
             .map(|i| pos + i)
@@ -383,10 +388,9 @@ fn index_headers(
         }
         let line_end = nl - 1;
         let line = &b[pos..line_end];
-        if line.iter().any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f) {
-            return Err(ParseError::BadHeaderValue);
-        }
-        if matches!(line.first(), Some(b' ' | b'\t')) {
+        let folded = matches!(line.first(), Some(b' ' | b'\t'));
+        in_quote = check_line_octets(line, folded && in_quote)?;
+        if folded {
             // Folded continuation of the previous header (RFC 3261 §7.3.1).
             let last = headers.last_mut().ok_or(ParseError::BadHeaderName)?;
             let trimmed_end = trim_end_ws(b, pos, line_end);
@@ -425,6 +429,30 @@ fn index_headers(
         pos = nl + 1;
     }
     Ok(headers)
+}
+
+/// Checks the octets of one header line, starting inside a quoted string
+/// when `in_quote` (a folded line continuing one). Control characters are
+/// refused except as the escaped octet of a quoted-pair, which RFC 3261
+/// §25.1 allows to be any of %x00-09 / %x0B-0C / %x0E-7F (RFC 4475 §3.1.1.2).
+/// Returns whether the line ends inside a quoted string.
+fn check_line_octets(line: &[u8], mut in_quote: bool) -> Result<bool, ParseError> {
+    let mut i = 0;
+    while i < line.len() {
+        let c = line[i];
+        if in_quote && c == b'\\' && line.get(i + 1).is_some_and(|&e| e != b'\r') {
+            i += 2;
+            continue;
+        }
+        if (c < 0x20 && c != b'\t') || c == 0x7f {
+            return Err(ParseError::BadHeaderValue);
+        }
+        if c == b'"' {
+            in_quote = !in_quote;
+        }
+        i += 1;
+    }
+    Ok(in_quote)
 }
 
 fn skip_ws(b: &[u8], mut i: usize, end: usize) -> usize {
@@ -477,20 +505,73 @@ mod tests {
             parse("SIP/2.0 200 OK\r\nContent-Length: 9\r\n\r\nabc").unwrap_err(),
             ParseError::BodyTruncated
         );
-        assert_eq!(parse("OPTIONS sip:a SIP/2.0\r\nNoColon\r\n\r\n").unwrap_err(), ParseError::MissingHeaderColon);
-        assert_eq!(parse("OPTIONS sip:a SIP/3.0\r\n\r\n").unwrap_err(), ParseError::BadVersion);
-        assert_eq!(parse("OPTIONS sip:a SIP/2.0\r\nl: 1\r\nl: 2\r\n\r\nab").unwrap_err(), ParseError::BadContentLength);
-        assert_eq!(parse("SIP/2.0 99 x\r\n\r\n").unwrap_err(), ParseError::BadStatusCode);
-        assert_eq!(parse("OPTIONS sip:a SIP/2.0\r\n").unwrap_err(), ParseError::Incomplete);
+        assert_eq!(
+            parse("OPTIONS sip:a SIP/2.0\r\nNoColon\r\n\r\n").unwrap_err(),
+            ParseError::MissingHeaderColon
+        );
+        assert_eq!(
+            parse("OPTIONS sip:a SIP/3.0\r\n\r\n").unwrap_err(),
+            ParseError::BadVersion
+        );
+        assert_eq!(
+            parse("OPTIONS sip:a SIP/2.0\r\nl: 1\r\nl: 2\r\n\r\nab").unwrap_err(),
+            ParseError::BadContentLength
+        );
+        assert_eq!(
+            parse("SIP/2.0 99 x\r\n\r\n").unwrap_err(),
+            ParseError::BadStatusCode
+        );
+        assert_eq!(
+            parse("OPTIONS sip:a SIP/2.0\r\n").unwrap_err(),
+            ParseError::Incomplete
+        );
+    }
+
+    #[test]
+    fn control_octets_only_as_quoted_pairs() {
+        // RFC 3261 §25.1 quoted-pair: any octet but CR and LF may be escaped.
+        let m = parse(
+            "OPTIONS sip:a SIP/2.0\r\nTo: \"a\\\u{0}b\\\u{7}\r\n \\\u{7f}\" <sip:a@b>\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(
+            m.header(HeaderName::To),
+            Some("\"a\\\u{0}b\\\u{7}\r\n \\\u{7f}\" <sip:a@b>")
+        );
+        for bad in [
+            "To: a\u{0}b",
+            "To: \"a\u{7}\"",
+            "To: \"a\" \\\u{0}",
+            "To: \"a\\\rb\"",
+        ] {
+            let text = format!("OPTIONS sip:a SIP/2.0\r\n{bad}\r\n\r\n");
+            assert_eq!(
+                parse(&text).unwrap_err(),
+                ParseError::BadHeaderValue,
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
     fn limits_are_enforced() {
-        let limits = Limits { max_headers: 2, ..Limits::default() };
-        let m = Message::parse(Bytes::from_static(b"OPTIONS sip:a SIP/2.0\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\n"), &limits);
+        let limits = Limits {
+            max_headers: 2,
+            ..Limits::default()
+        };
+        let m = Message::parse(
+            Bytes::from_static(b"OPTIONS sip:a SIP/2.0\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\n"),
+            &limits,
+        );
         assert_eq!(m.unwrap_err(), ParseError::TooManyHeaders);
-        let limits = Limits { max_message_size: 10, ..Limits::default() };
-        let m = Message::parse(Bytes::from_static(b"OPTIONS sip:a SIP/2.0\r\n\r\n"), &limits);
+        let limits = Limits {
+            max_message_size: 10,
+            ..Limits::default()
+        };
+        let m = Message::parse(
+            Bytes::from_static(b"OPTIONS sip:a SIP/2.0\r\n\r\n"),
+            &limits,
+        );
         assert_eq!(m.unwrap_err(), ParseError::MessageTooLarge);
     }
 }

@@ -4,7 +4,7 @@
 use crate::error::ParseError;
 use crate::header::HeaderName;
 use crate::limits::Limits;
-use crate::message::{find_header_end, skip_leading_crlf};
+use crate::message::find_header_end;
 use bytes::{Buf, Bytes, BytesMut};
 
 /// What the framer found at the front of the stream.
@@ -21,13 +21,20 @@ pub enum Frame {
 pub struct StreamFramer {
     buf: BytesMut,
     limits: Limits,
+    /// CRLF octets consumed since the last frame, so that a keep-alive
+    /// split across reads is still seen as one double CRLF.
+    crlf_run: usize,
 }
 
 impl StreamFramer {
     /// A framer enforcing `limits` (a message larger than
     /// `max_message_size` is an error as soon as its size is known).
     pub fn new(limits: Limits) -> StreamFramer {
-        StreamFramer { buf: BytesMut::with_capacity(4096), limits }
+        StreamFramer {
+            buf: BytesMut::with_capacity(4096),
+            limits,
+            crlf_run: 0,
+        }
     }
 
     /// Mutable access to the receive buffer, for reading into directly.
@@ -43,10 +50,14 @@ impl StreamFramer {
     /// The next frame if the buffer holds one; `Ok(None)` means "read more".
     /// After an error the stream cannot be resynchronised: close it.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, ParseError> {
-        let skip = skip_leading_crlf(&self.buf);
-        if skip > 0 {
-            self.buf.advance(skip);
-            if skip >= 4 {
+        // Each double CRLF is one ping (RFC 5626 §3.5.1), whether it came in
+        // one read or several; a single CRLF before a message is skipped
+        // (RFC 3261 §7.5).
+        while self.buf.starts_with(b"\r\n") {
+            self.buf.advance(2);
+            self.crlf_run += 2;
+            if self.crlf_run >= 4 {
+                self.crlf_run = 0;
                 return Ok(Some(Frame::Ping));
             }
         }
@@ -62,12 +73,15 @@ impl StreamFramer {
         let head = &self.buf[..hdr_end];
         let mut content_length: Option<usize> = None;
         for line in head.split(|&b| b == b'\n').skip(1) {
-            let Some(colon) = memchr::memchr(b':', line) else { continue };
+            let Some(colon) = memchr::memchr(b':', line) else {
+                continue;
+            };
             let name = trim_ascii(&line[..colon]);
             if HeaderName::from_bytes(name) == HeaderName::ContentLength {
                 let v = std::str::from_utf8(trim_ascii(&line[colon + 1..]))
                     .map_err(|_| ParseError::BadContentLength)?;
-                let n = crate::scan::parse_decimal(v, 10).ok_or(ParseError::BadContentLength)? as usize;
+                let n =
+                    crate::scan::parse_decimal(v, 10).ok_or(ParseError::BadContentLength)? as usize;
                 if content_length.is_some_and(|c| c != n) {
                     return Err(ParseError::BadContentLength);
                 }
@@ -82,13 +96,20 @@ impl StreamFramer {
         if self.buf.len() < total {
             return Ok(None);
         }
+        self.crlf_run = 0;
         Ok(Some(Frame::Message(self.buf.split_to(total).freeze())))
     }
 }
 
 fn trim_ascii(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &b[start..end]
 }
 
@@ -108,8 +129,42 @@ mod tests {
         f.push(&MSG[10..]);
         f.push(b"\r\n");
         f.push(MSG);
-        assert_eq!(f.next_frame().unwrap(), Some(Frame::Message(Bytes::from_static(MSG))));
-        assert_eq!(f.next_frame().unwrap(), Some(Frame::Message(Bytes::from_static(MSG))));
+        assert_eq!(
+            f.next_frame().unwrap(),
+            Some(Frame::Message(Bytes::from_static(MSG)))
+        );
+        assert_eq!(
+            f.next_frame().unwrap(),
+            Some(Frame::Message(Bytes::from_static(MSG)))
+        );
+        assert_eq!(f.next_frame().unwrap(), None);
+    }
+
+    #[test]
+    fn keepalives_split_across_reads_are_still_pings() {
+        let mut whole = StreamFramer::new(Limits::default());
+        whole.push(b"\r\n\r\n\r\n\r\n");
+        let mut split = StreamFramer::new(Limits::default());
+        let mut split_frames = Vec::new();
+        for b in b"\r\n\r\n\r\n\r\n" {
+            split.push(&[*b]);
+            while let Some(f) = split.next_frame().unwrap() {
+                split_frames.push(f);
+            }
+        }
+        assert_eq!(whole.next_frame().unwrap(), Some(Frame::Ping));
+        assert_eq!(whole.next_frame().unwrap(), Some(Frame::Ping));
+        assert_eq!(whole.next_frame().unwrap(), None);
+        assert_eq!(split_frames, [Frame::Ping, Frame::Ping]);
+        // A single CRLF before a message is no ping (RFC 3261 §7.5).
+        let mut f = StreamFramer::new(Limits::default());
+        f.push(b"\r\n");
+        f.push(MSG);
+        f.push(b"\r\n");
+        assert_eq!(
+            f.next_frame().unwrap(),
+            Some(Frame::Message(Bytes::from_static(MSG)))
+        );
         assert_eq!(f.next_frame().unwrap(), None);
     }
 
@@ -117,7 +172,10 @@ mod tests {
     fn rejects_missing_or_huge_length() {
         let mut f = StreamFramer::new(Limits::default());
         f.push(b"OPTIONS sip:a SIP/2.0\r\n\r\n");
-        assert_eq!(f.next_frame().unwrap_err(), ParseError::MissingContentLength);
+        assert_eq!(
+            f.next_frame().unwrap_err(),
+            ParseError::MissingContentLength
+        );
         let mut f = StreamFramer::new(Limits::default());
         f.push(b"OPTIONS sip:a SIP/2.0\r\nContent-Length: 99999999\r\n\r\n");
         assert_eq!(f.next_frame().unwrap_err(), ParseError::MessageTooLarge);

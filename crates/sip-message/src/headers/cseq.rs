@@ -16,16 +16,17 @@ impl<'a> CSeq<'a> {
     /// Parses a CSeq value.
     pub fn parse(s: &'a str) -> Result<CSeq<'a>, ParseError> {
         let s = trim_lws(s);
-        let split = s
-            .find(|c: char| c == ' ' || c == '\t' || c == '\r' || c == '\n')
-            .ok_or(ParseError::BadCSeq)?;
+        let split = s.find([' ', '\t', '\r', '\n']).ok_or(ParseError::BadCSeq)?;
         let num = &s[..split];
         let method = trim_lws(&s[split..]);
         let seq = crate::scan::parse_decimal(num, 10).ok_or(ParseError::BadCSeq)?;
         if seq >= 1 << 31 || !is_token(method) {
             return Err(ParseError::BadCSeq);
         }
-        Ok(CSeq { seq: seq as u32, method })
+        Ok(CSeq {
+            seq: seq as u32,
+            method,
+        })
     }
 }
 
@@ -35,9 +36,18 @@ mod tests {
 
     #[test]
     fn parses() {
-        assert_eq!(CSeq::parse("1 REGISTER").unwrap(), CSeq { seq: 1, method: "REGISTER" });
+        assert_eq!(
+            CSeq::parse("1 REGISTER").unwrap(),
+            CSeq {
+                seq: 1,
+                method: "REGISTER"
+            }
+        );
         assert_eq!(CSeq::parse("2\r\n  INVITE").unwrap().method, "INVITE");
-        assert_eq!(CSeq::parse("2147483648 INVITE").unwrap_err(), ParseError::BadCSeq);
+        assert_eq!(
+            CSeq::parse("2147483648 INVITE").unwrap_err(),
+            ParseError::BadCSeq
+        );
         assert_eq!(CSeq::parse("x INVITE").unwrap_err(), ParseError::BadCSeq);
         assert_eq!(CSeq::parse("1").unwrap_err(), ParseError::BadCSeq);
     }
