@@ -476,17 +476,25 @@ impl<'a> SipUri<'a> {
         if !host_eq || self.port != other.port {
             return false;
         }
+        // Parameter names compare case-insensitively and after decoding
+        // escapes of unreserved characters (`;%75ser=phone` is `;user=phone`).
+        let find = |params: &Params<'_>, name: &str| -> Option<Option<String>> {
+            params
+                .iter()
+                .find(|(n, _)| norm_eq(n, name, true))
+                .map(|(_, v)| v.map(str::to_string))
+        };
+        let strict = |name: &str| STRICT_PARAMS.iter().any(|s| norm_eq(s, name, true));
         for (name, value) in self.params.iter() {
-            match other.params.get(name) {
-                Some(v2) if !opt_norm_eq(value, v2, true) => return false,
+            match find(&other.params, name) {
+                Some(v2) if !opt_norm_eq(value, v2.as_deref(), true) => return false,
                 Some(_) => {}
-                None if STRICT_PARAMS.iter().any(|s| s.eq_ignore_ascii_case(name)) => return false,
+                None if strict(name) => return false,
                 None => {}
             }
         }
         for (name, _) in other.params.iter() {
-            if !self.params.has(name) && STRICT_PARAMS.iter().any(|s| s.eq_ignore_ascii_case(name))
-            {
+            if find(&self.params, name).is_none() && strict(name) {
                 return false;
             }
         }
@@ -576,6 +584,9 @@ mod tests {
         // An escaped reserved character is not the same as the plain one.
         assert!(!eq("sip:a%3Bb@h", "sip:a;b@h"));
         assert!(eq("sip:a%3bb@h", "sip:a%3Bb@h"));
+        // Escaped parameter names are the same parameter.
+        assert!(eq("sip:a@h;%75ser=phone", "sip:a@h;user=phone"));
+        assert!(!eq("sip:a@h;%75ser=phone", "sip:a@h"));
     }
 
     #[test]
