@@ -426,13 +426,15 @@ impl<'a> SipUri<'a> {
 
     /// The canonical address-of-record of RFC 3261 §10.3 step 5: scheme,
     /// unescaped user, lower-case host and port, with every parameter,
-    /// password and header removed. `None` if the user unescapes to
-    /// something that is not UTF-8.
+    /// password and header removed. Escapes are decoded except those of
+    /// control characters and `%`, which stay escaped (`%00`, `%0A`, `%25`)
+    /// so the key is printable and still one-to-one. `None` if the user
+    /// decodes to something that is not UTF-8.
     pub fn canonical_aor(&self) -> Option<String> {
         let mut out = String::with_capacity(48);
         out.push_str(if self.secure { "sips:" } else { "sip:" });
         if let Some(u) = self.user {
-            out.push_str(&unescape(u)?);
+            out.push_str(&canonical_user(u)?);
             out.push('@');
         }
         match self.host {
@@ -478,28 +480,56 @@ impl<'a> SipUri<'a> {
         }
         // Parameter names compare case-insensitively and after decoding
         // escapes of unreserved characters (`;%75ser=phone` is `;user=phone`).
-        let find = |params: &Params<'_>, name: &str| -> Option<Option<String>> {
-            params
-                .iter()
-                .find(|(n, _)| norm_eq(n, name, true))
-                .map(|(_, v)| v.map(str::to_string))
-        };
         let strict = |name: &str| STRICT_PARAMS.iter().any(|s| norm_eq(s, name, true));
         for (name, value) in self.params.iter() {
-            match find(&other.params, name) {
-                Some(v2) if !opt_norm_eq(value, v2.as_deref(), true) => return false,
+            match find_param(&other.params, name) {
+                Some(v2) if !opt_norm_eq(value, v2, true) => return false,
                 Some(_) => {}
                 None if strict(name) => return false,
                 None => {}
             }
         }
         for (name, _) in other.params.iter() {
-            if find(&self.params, name).is_none() && strict(name) {
+            if find_param(&self.params, name).is_none() && strict(name) {
                 return false;
             }
         }
         headers_equal(self.headers, other.headers)
     }
+}
+
+/// The user part in canonical form: escapes decoded, except control
+/// characters and `%` which are kept as upper-case `%XX`.
+fn canonical_user(u: &str) -> Option<String> {
+    let b = u.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let h = b.get(i + 1).copied().and_then(hex_val)?;
+            let l = b.get(i + 2).copied().and_then(hex_val)?;
+            let v = h * 16 + l;
+            if v < 0x20 || v == 0x7f || v == b'%' {
+                out.extend_from_slice(format!("%{v:02X}").as_bytes());
+            } else {
+                out.push(v);
+            }
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The value of the parameter whose name equals `name` once escapes and
+/// case are normalised.
+fn find_param<'p>(params: &Params<'p>, name: &str) -> Option<Option<&'p str>> {
+    params
+        .iter()
+        .find(|(n, _)| norm_eq(n, name, true))
+        .map(|(_, v)| v)
 }
 
 fn headers_equal(a: &str, b: &str) -> bool {
