@@ -1,0 +1,325 @@
+#!/usr/bin/env python3
+"""Side-by-side registrar benchmark: Kamailio (Debian package, usrloc in
+memory) against locus (durable SQLite store), driven by the same SIPp load
+on loopback. Standard library only.
+
+Every load is bounded in count and time and targets 127.0.0.1 only. The
+servers are started by this script and stopped by PID.
+
+    bench/compare.py --quick            # a short smoke run (about a minute)
+    bench/compare.py                    # the full run behind docs/PERFORMANCE.md
+    bench/compare.py --only locus-auth  # one server configuration
+
+Results are printed as a Markdown table and written as JSON (--out).
+"""
+
+import argparse
+import csv
+import glob
+import hashlib
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SIPP_DIR = os.path.join(ROOT, "bench", "sipp")
+KAMAILIO_CFG = os.path.join(ROOT, "bench", "kamailio", "registrar.cfg")
+LOCUS = os.environ.get("LOCUS_BIN", os.path.join(ROOT, "target", "release", "locus"))
+PASSWORD = "secret"
+DOMAIN = "example.com"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    """A port free for UDP and TCP on 127.0.0.1 at the time of the call."""
+    while True:
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("127.0.0.1", 0))
+        port = u.getsockname()[1]
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            t.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            u.close()
+            t.close()
+
+
+def process_tree(pid):
+    """pid and every descendant (Kamailio forks its workers)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(entry))
+        except (OSError, IndexError):
+            continue
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def cpu_seconds(pid):
+    """utime + stime of the process tree, in seconds."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError):
+            continue
+    return total / CLK_TCK
+
+
+def rss_kib(pid):
+    """Resident memory of the process tree (KiB; shared pages counted once
+    per process, which over-counts Kamailio's shared memory: we use PSS
+    where the kernel offers it)."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+def wait_udp_ready(port, timeout=30.0):
+    """Sends OPTIONS until the server answers (or raises)."""
+    deadline = time.time() + timeout
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(0.2)
+    n = 0
+    while time.time() < deadline:
+        n += 1
+        msg = (
+            f"OPTIONS sip:{DOMAIN} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{s.getsockname()[1]};branch=z9hG4bKready{n};rport\r\n"
+            f"From: <sip:probe@{DOMAIN}>;tag=1\r\nTo: <sip:{DOMAIN}>\r\n"
+            f"Call-ID: ready{n}\r\nCSeq: {n} OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        )
+        s.sendto(msg.encode(), ("127.0.0.1", port))
+        try:
+            s.recvfrom(65535)
+            s.close()
+            return
+        except socket.timeout:
+            continue
+    s.close()
+    raise RuntimeError(f"server on port {port} did not answer within {timeout}s")
+
+
+class Server:
+    """A registrar process started by this script."""
+
+    def __init__(self, kind, auth, workdir, users):
+        self.kind, self.auth, self.workdir, self.users = kind, auth, workdir, users
+        self.port = free_port()
+        self.proc = None
+
+    @property
+    def name(self):
+        return f"{self.kind}{'-auth' if self.auth else ''}"
+
+    def start(self):
+        log = open(os.path.join(self.workdir, f"{self.name}.log"), "w")
+        if self.kind == "kamailio":
+            cmd = ["kamailio", "-f", KAMAILIO_CFG, "-l", f"udp:127.0.0.1:{self.port}",
+                   "-DD", "-E", "-x", "tlsf", "-X", "tlsf", "-m", "1024", "-M", "16",
+                   "-Y", os.path.join(self.workdir, "kamailio-run")]
+            os.makedirs(os.path.join(self.workdir, "kamailio-run"), exist_ok=True)
+            if self.auth:
+                cmd += ["-A", "WITH_AUTH"]
+        else:
+            data = os.path.join(self.workdir, f"{self.name}-data")
+            cmd = [LOCUS, "serve", "--listen", f"udp:127.0.0.1:{self.port}",
+                   "--domain", DOMAIN, "--data-dir", data, "--log-level", "warn",
+                   "--min-expires", "60", "--max-expires", "7200"]
+            if self.auth:
+                users_file = os.path.join(self.workdir, "users.htdigest")
+                write_htdigest(users_file, self.users)
+                cmd += ["--users-file", users_file, "--auth", "on"]
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        wait_udp_ready(self.port)
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def version(self):
+        if self.kind == "kamailio":
+            out = subprocess.run(["kamailio", "-v"], capture_output=True, text=True).stdout
+            return out.splitlines()[0] if out else "kamailio"
+        out = subprocess.run([LOCUS, "--version"], capture_output=True, text=True).stdout
+        return out.strip() or "locus"
+
+
+def write_htdigest(path, users):
+    with open(path, "w") as f:
+        for i in range(users):
+            user = f"u{i}"
+            ha1 = hashlib.md5(f"{user}:{DOMAIN}:{PASSWORD}".encode()).hexdigest()
+            f.write(f"{user}:{DOMAIN}:{ha1}\n")
+
+
+def write_injection(path, users, offset=0):
+    with open(path, "w") as f:
+        f.write("SEQUENTIAL\n")
+        for i in range(offset, offset + users):
+            f.write(f"u{i};[authentication username=u{i} password={PASSWORD}];\n")
+
+
+def run_sipp(server, workdir, rate, count, users, timeout_s):
+    """One bounded SIPp run; returns counts, rate, and response times (ms)."""
+    scenario = os.path.join(SIPP_DIR, "register-auth.xml" if server.auth else "register.xml")
+    inf = os.path.join(workdir, f"inj-{users}.csv")
+    if not os.path.exists(inf):
+        write_injection(inf, users)
+    run_dir = tempfile.mkdtemp(dir=workdir, prefix="sipp-")
+    cmd = ["sipp", "-sf", scenario, "-inf", inf, "-i", "127.0.0.1", "-p", str(free_port()),
+           "-m", str(count), "-r", str(rate), "-rp", "1000", "-l", str(max(rate * 4, 1000)),
+           "-timeout", str(timeout_s), "-timeout_error", "-nostdin", "-trace_stat", "-fd", "1",
+           "-trace_rtt", "-rtt_freq", "1000", "-max_recv_loops", "10000",
+           "-max_sched_loops", "10000", f"127.0.0.1:{server.port}"]
+    started = time.time()
+    subprocess.run(cmd, cwd=run_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   timeout=timeout_s + 30)
+    elapsed = time.time() - started
+    stat = glob.glob(os.path.join(run_dir, "*_[0-9]*_.csv"))
+    rtt = glob.glob(os.path.join(run_dir, "*_rtt.csv"))
+    ok = failed = retrans = 0
+    if stat:
+        rows = list(csv.reader(open(stat[0]), delimiter=";"))
+        head, last = rows[0], rows[-1]
+        ok = int(last[head.index("SuccessfulCall(C)")])
+        failed = int(last[head.index("FailedCall(C)")])
+        retrans = int(last[head.index("Retransmissions(C)")])
+    times = []
+    for f in rtt:
+        for row in csv.reader(open(f), delimiter=";"):
+            if len(row) >= 3 and row[0] != "Date_ms":
+                try:
+                    times.append(float(row[2]))
+                except ValueError:
+                    pass
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return {"ok": ok, "failed": failed, "retransmissions": retrans,
+            "elapsed_s": elapsed, "times_ms": sorted(times)}
+
+
+def pct(sorted_values, p):
+    if not sorted_values:
+        return None
+    k = min(len(sorted_values) - 1, int(round(p / 100.0 * (len(sorted_values) - 1))))
+    return sorted_values[k]
+
+
+def measure(server, workdir, args):
+    """The figures for one server configuration."""
+    res = {"server": server.name, "version": server.version()}
+    registrations = 2 if server.auth else 1
+    # CPU per registration at a fixed rate both servers hold.
+    before = cpu_seconds(server.proc.pid)
+    r = run_sipp(server, workdir, args.fixed_rate, args.fixed_count, args.users, 120)
+    after = cpu_seconds(server.proc.pid)
+    res["fixed_rate"] = args.fixed_rate
+    res["fixed_ok"] = r["ok"]
+    res["fixed_failed"] = r["failed"]
+    res["cpu_us_per_registration"] = (after - before) * 1e6 / max(r["ok"], 1)
+    res["cpu_us_per_request"] = res["cpu_us_per_registration"] / registrations
+    # Maximum sustained rate: the highest step with < 0.1% failures and the
+    # offered rate reached within 10%.
+    best = 0
+    for rate in args.rates:
+        count = rate * args.step_seconds
+        r = run_sipp(server, workdir, rate, count, args.users, args.step_seconds * 4 + 10)
+        achieved = r["ok"] / max(r["elapsed_s"], 1e-9)
+        good = r["failed"] <= 0.001 * count and r["ok"] >= 0.999 * count and achieved >= 0.9 * rate
+        res.setdefault("steps", []).append({"rate": rate, "ok": r["ok"], "failed": r["failed"],
+                                            "achieved": round(achieved),
+                                            "p50_ms": pct(r["times_ms"], 50),
+                                            "p99_ms": pct(r["times_ms"], 99)})
+        if not good:
+            break
+        best = rate
+    res["max_rate"] = best
+    # Latency at 50% of this server's maximum.
+    half = max(best // 2, 100)
+    r = run_sipp(server, workdir, half, half * args.step_seconds, args.users, args.step_seconds * 4 + 10)
+    res["latency_rate"] = half
+    res["p50_ms"] = pct(r["times_ms"], 50)
+    res["p99_ms"] = pct(r["times_ms"], 99)
+    res["rss_kib"] = rss_kib(server.proc.pid)
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="short smoke run")
+    ap.add_argument("--only", action="append", help="kamailio, kamailio-auth, locus, locus-auth")
+    ap.add_argument("--out", default=None, help="write the results as JSON here")
+    args = ap.parse_args()
+    if args.quick:
+        args.users, args.fixed_rate, args.fixed_count = 2000, 1000, 5000
+        args.rates, args.step_seconds = [2000, 4000], 3
+    else:
+        args.users, args.fixed_rate, args.fixed_count = 50000, 4000, 80000
+        args.rates, args.step_seconds = [4000, 8000, 12000, 16000, 20000, 25000, 30000], 10
+    for tool in ["sipp", "kamailio"]:
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is required (apt-get install sip-tester kamailio)")
+    if not os.path.exists(LOCUS):
+        sys.exit(f"{LOCUS} not found: run `cargo build --release` first")
+    configs = [("kamailio", False), ("locus", False), ("kamailio", True), ("locus", True)]
+    results = []
+    with tempfile.TemporaryDirectory(prefix="locus-bench-") as workdir:
+        for kind, auth in configs:
+            name = f"{kind}{'-auth' if auth else ''}"
+            if args.only and name not in args.only:
+                continue
+            server = Server(kind, auth, workdir, args.users).start()
+            try:
+                print(f"measuring {name} ...", file=sys.stderr)
+                results.append(measure(server, workdir, args))
+            finally:
+                server.stop()
+    machine = {"cpus": os.cpu_count(), "platform": platform.platform(),
+               "processor": platform.processor() or platform.machine()}
+    print("| server | CPU µs / registration | max rate (reg/s) | p50 ms | p99 ms (at 50% max) | PSS MiB |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['server']} | {r['cpu_us_per_registration']:.1f} | {r['max_rate']} | "
+              f"{r['p50_ms']} | {r['p99_ms']} | {r['rss_kib'] / 1024:.1f} |")
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({"machine": machine, "results": results}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
