@@ -51,6 +51,7 @@ fn binding(contact: &str, call_id: &str) -> Binding {
         path: Vec::new(),
         instance: None,
         reg_id: None,
+        action: None,
         updated_at_ms: NOW - 1_800_000,
     }
 }

@@ -142,7 +142,10 @@ impl Message {
         let available = b.len() - body_start;
 
         let mut content_length: Option<usize> = None;
-        for h in headers.iter().filter(|h| h.name == HeaderName::ContentLength) {
+        for h in headers
+            .iter()
+            .filter(|h| h.name == HeaderName::ContentLength)
+        {
             let v = value_str(b, &h.value_range);
             let n = parse_decimal(v, 10).ok_or(ParseError::BadContentLength)? as usize;
             if content_length.is_some_and(|c| c != n) {
@@ -477,20 +480,47 @@ mod tests {
             parse("SIP/2.0 200 OK\r\nContent-Length: 9\r\n\r\nabc").unwrap_err(),
             ParseError::BodyTruncated
         );
-        assert_eq!(parse("OPTIONS sip:a SIP/2.0\r\nNoColon\r\n\r\n").unwrap_err(), ParseError::MissingHeaderColon);
-        assert_eq!(parse("OPTIONS sip:a SIP/3.0\r\n\r\n").unwrap_err(), ParseError::BadVersion);
-        assert_eq!(parse("OPTIONS sip:a SIP/2.0\r\nl: 1\r\nl: 2\r\n\r\nab").unwrap_err(), ParseError::BadContentLength);
-        assert_eq!(parse("SIP/2.0 99 x\r\n\r\n").unwrap_err(), ParseError::BadStatusCode);
-        assert_eq!(parse("OPTIONS sip:a SIP/2.0\r\n").unwrap_err(), ParseError::Incomplete);
+        assert_eq!(
+            parse("OPTIONS sip:a SIP/2.0\r\nNoColon\r\n\r\n").unwrap_err(),
+            ParseError::MissingHeaderColon
+        );
+        assert_eq!(
+            parse("OPTIONS sip:a SIP/3.0\r\n\r\n").unwrap_err(),
+            ParseError::BadVersion
+        );
+        assert_eq!(
+            parse("OPTIONS sip:a SIP/2.0\r\nl: 1\r\nl: 2\r\n\r\nab").unwrap_err(),
+            ParseError::BadContentLength
+        );
+        assert_eq!(
+            parse("SIP/2.0 99 x\r\n\r\n").unwrap_err(),
+            ParseError::BadStatusCode
+        );
+        assert_eq!(
+            parse("OPTIONS sip:a SIP/2.0\r\n").unwrap_err(),
+            ParseError::Incomplete
+        );
     }
 
     #[test]
     fn limits_are_enforced() {
-        let limits = Limits { max_headers: 2, ..Limits::default() };
-        let m = Message::parse(Bytes::from_static(b"OPTIONS sip:a SIP/2.0\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\n"), &limits);
+        let limits = Limits {
+            max_headers: 2,
+            ..Limits::default()
+        };
+        let m = Message::parse(
+            Bytes::from_static(b"OPTIONS sip:a SIP/2.0\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\n"),
+            &limits,
+        );
         assert_eq!(m.unwrap_err(), ParseError::TooManyHeaders);
-        let limits = Limits { max_message_size: 10, ..Limits::default() };
-        let m = Message::parse(Bytes::from_static(b"OPTIONS sip:a SIP/2.0\r\n\r\n"), &limits);
+        let limits = Limits {
+            max_message_size: 10,
+            ..Limits::default()
+        };
+        let m = Message::parse(
+            Bytes::from_static(b"OPTIONS sip:a SIP/2.0\r\n\r\n"),
+            &limits,
+        );
         assert_eq!(m.unwrap_err(), ParseError::MessageTooLarge);
     }
 }

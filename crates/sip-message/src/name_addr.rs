@@ -47,11 +47,19 @@ impl<'a> NameAddr<'a> {
         };
         let i = skip_lws(b, after_display);
         if b.get(i) == Some(&b'<') {
-            let close = s[i..].find('>').map(|c| c + i).ok_or(ParseError::BadNameAddr)?;
+            let close = s[i..]
+                .find('>')
+                .map(|c| c + i)
+                .ok_or(ParseError::BadNameAddr)?;
             let uri = &s[i + 1..close];
             let rest = trim_lws(&s[close + 1..]);
             let params = parse_params_tail(rest)?;
-            return Ok(NameAddr { display, uri, bracketed: true, params });
+            return Ok(NameAddr {
+                display,
+                uri,
+                bracketed: true,
+                params,
+            });
         }
         if display.is_some() {
             return Err(ParseError::BadNameAddr);
@@ -60,10 +68,18 @@ impl<'a> NameAddr<'a> {
             Some(semi) => (trim_lws(&s[..semi]), &s[semi..]),
             None => (s, ""),
         };
-        if uri.bytes().any(|c| c == b' ' || c == b',' || c == b'?' || c == b'>') {
+        if uri
+            .bytes()
+            .any(|c| c == b' ' || c == b',' || c == b'?' || c == b'>')
+        {
             return Err(ParseError::BadNameAddr);
         }
-        Ok(NameAddr { display, uri, bracketed: false, params: parse_params_tail(rest)? })
+        Ok(NameAddr {
+            display,
+            uri,
+            bracketed: false,
+            params: parse_params_tail(rest)?,
+        })
     }
 
     /// The display name without quotes and escapes.
@@ -106,7 +122,10 @@ mod tests {
 
     #[test]
     fn forms() {
-        let n = NameAddr::parse("\"Alice \\\"A\\\"\" <sip:alice@example.com;transport=tcp>;tag=88;expires=60").unwrap();
+        let n = NameAddr::parse(
+            "\"Alice \\\"A\\\"\" <sip:alice@example.com;transport=tcp>;tag=88;expires=60",
+        )
+        .unwrap();
         assert_eq!(n.display_name().unwrap(), "Alice \"A\"");
         assert_eq!(n.uri, "sip:alice@example.com;transport=tcp");
         assert_eq!(n.tag(), Some("88"));
@@ -115,8 +134,14 @@ mod tests {
         assert_eq!(n.params.get("expires"), Some(Some("60")));
         let n = NameAddr::parse("Bob Smith <sip:bob@b.example>").unwrap();
         assert_eq!(n.display, Some("Bob Smith"));
-        assert_eq!(NameAddr::parse("<sip:a@b").unwrap_err(), ParseError::BadNameAddr);
-        assert_eq!(NameAddr::parse("\"open <sip:a@b>").unwrap_err(), ParseError::UnterminatedQuote);
+        assert_eq!(
+            NameAddr::parse("<sip:a@b").unwrap_err(),
+            ParseError::BadNameAddr
+        );
+        assert_eq!(
+            NameAddr::parse("\"open <sip:a@b>").unwrap_err(),
+            ParseError::UnterminatedQuote
+        );
         let n = NameAddr::parse("<sip:[2001:db8::1]:5060>;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000A95A0E128>\";reg-id=1").unwrap();
         assert_eq!(n.params.get("reg-id"), Some(Some("1")));
     }

@@ -78,9 +78,9 @@ impl<'a> Params<'a> {
                 if v.starts_with('"') {
                     unquote(v)?;
                 } else if v.is_empty()
-                    || !v.bytes().all(|b| {
-                        crate::scan::is_token_char(b) || b"[]/:&+$@?=,".contains(&b)
-                    })
+                    || !v
+                        .bytes()
+                        .all(|b| crate::scan::is_token_char(b) || b"[]/:&+$@?=,".contains(&b))
                 {
                     return Err(ParseError::BadParameter);
                 }

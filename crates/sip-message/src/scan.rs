@@ -36,7 +36,12 @@ pub(crate) fn skip_lws(b: &[u8], mut i: usize) -> usize {
 /// Splits `s` at `sep` bytes that stand outside quoted strings and angle
 /// brackets; yields the trimmed pieces, empty ones included.
 pub(crate) fn split_outside_quotes(s: &str, sep: u8) -> SplitOutside<'_> {
-    SplitOutside { s, pos: 0, done: false, sep }
+    SplitOutside {
+        s,
+        pos: 0,
+        done: false,
+        sep,
+    }
 }
 
 /// Iterator returned by [`split_outside_quotes`].

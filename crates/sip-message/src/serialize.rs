@@ -114,6 +114,9 @@ mod tests {
         let mut w = MessageWriter::response(400, "Bad\r\nInjected: yes");
         w.header("Call-ID", "a\r\nb");
         let out = String::from_utf8(w.finish(None, b"")).unwrap();
-        assert_eq!(out, "SIP/2.0 400 Bad  Injected: yes\r\nCall-ID: a  b\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(
+            out,
+            "SIP/2.0 400 Bad  Injected: yes\r\nCall-ID: a  b\r\nContent-Length: 0\r\n\r\n"
+        );
     }
 }

@@ -27,7 +27,10 @@ impl StreamFramer {
     /// A framer enforcing `limits` (a message larger than
     /// `max_message_size` is an error as soon as its size is known).
     pub fn new(limits: Limits) -> StreamFramer {
-        StreamFramer { buf: BytesMut::with_capacity(4096), limits }
+        StreamFramer {
+            buf: BytesMut::with_capacity(4096),
+            limits,
+        }
     }
 
     /// Mutable access to the receive buffer, for reading into directly.
@@ -62,12 +65,15 @@ impl StreamFramer {
         let head = &self.buf[..hdr_end];
         let mut content_length: Option<usize> = None;
         for line in head.split(|&b| b == b'\n').skip(1) {
-            let Some(colon) = memchr::memchr(b':', line) else { continue };
+            let Some(colon) = memchr::memchr(b':', line) else {
+                continue;
+            };
             let name = trim_ascii(&line[..colon]);
             if HeaderName::from_bytes(name) == HeaderName::ContentLength {
                 let v = std::str::from_utf8(trim_ascii(&line[colon + 1..]))
                     .map_err(|_| ParseError::BadContentLength)?;
-                let n = crate::scan::parse_decimal(v, 10).ok_or(ParseError::BadContentLength)? as usize;
+                let n =
+                    crate::scan::parse_decimal(v, 10).ok_or(ParseError::BadContentLength)? as usize;
                 if content_length.is_some_and(|c| c != n) {
                     return Err(ParseError::BadContentLength);
                 }
@@ -87,8 +93,14 @@ impl StreamFramer {
 }
 
 fn trim_ascii(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &b[start..end]
 }
 
@@ -108,8 +120,14 @@ mod tests {
         f.push(&MSG[10..]);
         f.push(b"\r\n");
         f.push(MSG);
-        assert_eq!(f.next_frame().unwrap(), Some(Frame::Message(Bytes::from_static(MSG))));
-        assert_eq!(f.next_frame().unwrap(), Some(Frame::Message(Bytes::from_static(MSG))));
+        assert_eq!(
+            f.next_frame().unwrap(),
+            Some(Frame::Message(Bytes::from_static(MSG)))
+        );
+        assert_eq!(
+            f.next_frame().unwrap(),
+            Some(Frame::Message(Bytes::from_static(MSG)))
+        );
         assert_eq!(f.next_frame().unwrap(), None);
     }
 
@@ -117,7 +135,10 @@ mod tests {
     fn rejects_missing_or_huge_length() {
         let mut f = StreamFramer::new(Limits::default());
         f.push(b"OPTIONS sip:a SIP/2.0\r\n\r\n");
-        assert_eq!(f.next_frame().unwrap_err(), ParseError::MissingContentLength);
+        assert_eq!(
+            f.next_frame().unwrap_err(),
+            ParseError::MissingContentLength
+        );
         let mut f = StreamFramer::new(Limits::default());
         f.push(b"OPTIONS sip:a SIP/2.0\r\nContent-Length: 99999999\r\n\r\n");
         assert_eq!(f.next_frame().unwrap_err(), ParseError::MessageTooLarge);

@@ -88,7 +88,10 @@ fn check_chars(s: &str, extra: &[u8]) -> Result<(), ParseError> {
     while i < b.len() {
         let c = b[i];
         if c == b'%' {
-            match (b.get(i + 1).copied().and_then(hex_val), b.get(i + 2).copied().and_then(hex_val)) {
+            match (
+                b.get(i + 1).copied().and_then(hex_val),
+                b.get(i + 2).copied().and_then(hex_val),
+            ) {
                 (Some(_), Some(_)) => i += 3,
                 _ => return Err(ParseError::BadEscape),
             }
@@ -106,13 +109,19 @@ fn check_chars(s: &str, extra: &[u8]) -> Result<(), ParseError> {
 pub fn parse_host(s: &str) -> Result<Host<'_>, ParseError> {
     if let Some(inner) = s.strip_prefix('[') {
         let inner = inner.strip_suffix(']').ok_or(ParseError::BadHost)?;
-        return inner.parse::<Ipv6Addr>().map(Host::V6).map_err(|_| ParseError::BadHost);
+        return inner
+            .parse::<Ipv6Addr>()
+            .map(Host::V6)
+            .map_err(|_| ParseError::BadHost);
     }
     if s.is_empty() {
         return Err(ParseError::BadHost);
     }
     if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        return s.parse::<Ipv4Addr>().map(Host::V4).map_err(|_| ParseError::BadHost);
+        return s
+            .parse::<Ipv4Addr>()
+            .map(Host::V4)
+            .map_err(|_| ParseError::BadHost);
     }
     let labels = s.strip_suffix('.').unwrap_or(s);
     for label in labels.split('.') {
@@ -165,7 +174,9 @@ impl<'a> Uri<'a> {
     /// Parses an absolute URI. Whitespace, control characters and malformed
     /// escapes are rejected; SIP and tel URIs are parsed fully.
     pub fn parse(s: &'a str) -> Result<Uri<'a>, ParseError> {
-        if s.bytes().any(|b| b <= b' ' || b >= 0x7f || b == b'<' || b == b'>' || b == b'"') {
+        if s.bytes()
+            .any(|b| b <= b' ' || b >= 0x7f || b == b'<' || b == b'>' || b == b'"')
+        {
             return Err(ParseError::BadUri);
         }
         let colon = s.find(':').ok_or(ParseError::BadUri)?;
@@ -174,7 +185,9 @@ impl<'a> Uri<'a> {
         let sb = scheme.as_bytes();
         if sb.is_empty()
             || !sb[0].is_ascii_alphabetic()
-            || !sb.iter().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(b))
+            || !sb
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(b))
         {
             return Err(ParseError::BadUri);
         }
@@ -187,9 +200,9 @@ impl<'a> Uri<'a> {
                 None => (rest, ""),
             };
             if number.is_empty()
-                || !number
-                    .bytes()
-                    .all(|b| b.is_ascii_hexdigit() || b"+-.()*#pw".contains(&b.to_ascii_lowercase()))
+                || !number.bytes().all(|b| {
+                    b.is_ascii_hexdigit() || b"+-.()*#pw".contains(&b.to_ascii_lowercase())
+                })
             {
                 return Err(ParseError::BadUri);
             }
@@ -225,9 +238,16 @@ impl<'a> Uri<'a> {
                 };
                 digits(a.number) == digits(b.number) && same_param_set(&a.params, &b.params)
             }
-            (Uri::Other { scheme: s1, rest: r1 }, Uri::Other { scheme: s2, rest: r2 }) => {
-                s1.eq_ignore_ascii_case(s2) && r1 == r2
-            }
+            (
+                Uri::Other {
+                    scheme: s1,
+                    rest: r1,
+                },
+                Uri::Other {
+                    scheme: s2,
+                    rest: r2,
+                },
+            ) => s1.eq_ignore_ascii_case(s2) && r1 == r2,
             _ => false,
         }
     }
@@ -280,7 +300,11 @@ fn units(s: &str, ignore_case: bool) -> impl Iterator<Item = Unit> + '_ {
             }
         }
         i += 1;
-        Some(Unit::Plain(if ignore_case { c.to_ascii_lowercase() } else { c }))
+        Some(Unit::Plain(if ignore_case {
+            c.to_ascii_lowercase()
+        } else {
+            c
+        }))
     })
 }
 
@@ -452,7 +476,8 @@ impl<'a> SipUri<'a> {
             }
         }
         for (name, _) in other.params.iter() {
-            if !self.params.has(name) && STRICT_PARAMS.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+            if !self.params.has(name) && STRICT_PARAMS.iter().any(|s| s.eq_ignore_ascii_case(name))
+            {
                 return false;
             }
         }
@@ -490,10 +515,22 @@ mod tests {
 
     #[test]
     fn rfc3261_19_1_4_equivalent_examples() {
-        assert!(eq("sip:%61lice@atlanta.com;transport=TCP", "sip:alice@AtLanTa.CoM;Transport=tcp"));
-        assert!(eq("sip:carol@chicago.com", "sip:carol@chicago.com;newparam=5"));
-        assert!(eq("sip:carol@chicago.com", "sip:carol@chicago.com;security=on"));
-        assert!(eq("sip:carol@chicago.com;newparam=5", "sip:carol@chicago.com;security=on"));
+        assert!(eq(
+            "sip:%61lice@atlanta.com;transport=TCP",
+            "sip:alice@AtLanTa.CoM;Transport=tcp"
+        ));
+        assert!(eq(
+            "sip:carol@chicago.com",
+            "sip:carol@chicago.com;newparam=5"
+        ));
+        assert!(eq(
+            "sip:carol@chicago.com",
+            "sip:carol@chicago.com;security=on"
+        ));
+        assert!(eq(
+            "sip:carol@chicago.com;newparam=5",
+            "sip:carol@chicago.com;security=on"
+        ));
         assert!(eq(
             "sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com",
             "sip:biloxi.com;method=REGISTER;transport=tcp?to=sip:bob%40biloxi.com"
@@ -506,11 +543,23 @@ mod tests {
 
     #[test]
     fn rfc3261_19_1_4_not_equivalent_examples() {
-        assert!(!eq("SIP:ALICE@AtLanTa.CoM;Transport=udp", "sip:alice@AtLanTa.CoM;Transport=UDP"));
+        assert!(!eq(
+            "SIP:ALICE@AtLanTa.CoM;Transport=udp",
+            "sip:alice@AtLanTa.CoM;Transport=UDP"
+        ));
         assert!(!eq("sip:bob@biloxi.com", "sip:bob@biloxi.com:5060"));
-        assert!(!eq("sip:bob@biloxi.com", "sip:bob@biloxi.com;transport=udp"));
-        assert!(!eq("sip:bob@biloxi.com", "sip:bob@biloxi.com:6000;transport=tcp"));
-        assert!(!eq("sip:carol@chicago.com", "sip:carol@chicago.com?Subject=next%20meeting"));
+        assert!(!eq(
+            "sip:bob@biloxi.com",
+            "sip:bob@biloxi.com;transport=udp"
+        ));
+        assert!(!eq(
+            "sip:bob@biloxi.com",
+            "sip:bob@biloxi.com:6000;transport=tcp"
+        ));
+        assert!(!eq(
+            "sip:carol@chicago.com",
+            "sip:carol@chicago.com?Subject=next%20meeting"
+        ));
         assert!(!eq("sip:bob@phone21.boxesbybob.com", "sip:bob@192.0.2.4"));
         assert!(!eq("sip:alice@example.com", "sips:alice@example.com"));
         assert!(!eq("sip:a@h;maddr=1.2.3.4", "sip:a@h"));
@@ -527,9 +576,15 @@ mod tests {
         assert_eq!(s.host, Host::V6("2001:db8::10".parse().unwrap()));
         assert_eq!(s.port, Some(5070));
         assert!(eq("sip:[2001:db8::10]", "sip:[2001:DB8:0::10]"));
-        assert_eq!(Uri::parse("sip:[2001:db8::10").unwrap_err(), ParseError::BadHost);
+        assert_eq!(
+            Uri::parse("sip:[2001:db8::10").unwrap_err(),
+            ParseError::BadHost
+        );
         assert_eq!(Uri::parse("sip:a%4@h").unwrap_err(), ParseError::BadEscape);
-        assert_eq!(Uri::parse("sip:a@h:99999").unwrap_err(), ParseError::BadPort);
+        assert_eq!(
+            Uri::parse("sip:a@h:99999").unwrap_err(),
+            ParseError::BadPort
+        );
         assert_eq!(Uri::parse("sip:a b@h").unwrap_err(), ParseError::BadUri);
         let t = Uri::parse("tel:+1-201-555-0123;phone-context=example.com").unwrap();
         assert!(t.equivalent(&Uri::parse("tel:+12015550123;phone-context=example.com").unwrap()));
@@ -538,8 +593,14 @@ mod tests {
     #[test]
     fn canonical_aor_strips_params_and_unescapes() {
         let u = Uri::parse("sip:%61lice@EXAMPLE.com;user=ip?x=y").unwrap();
-        assert_eq!(u.as_sip().unwrap().canonical_aor().unwrap(), "sip:alice@example.com");
+        assert_eq!(
+            u.as_sip().unwrap().canonical_aor().unwrap(),
+            "sip:alice@example.com"
+        );
         let u = Uri::parse("sips:bob:pw@Example.COM:5061").unwrap();
-        assert_eq!(u.as_sip().unwrap().canonical_aor().unwrap(), "sips:bob@example.com:5061");
+        assert_eq!(
+            u.as_sip().unwrap().canonical_aor().unwrap(),
+            "sips:bob@example.com:5061"
+        );
     }
 }

@@ -19,7 +19,9 @@ pub enum ContactList<'a> {
 }
 
 /// Collects every Contact value across all Contact lines.
-pub fn parse_contacts<'a>(values: impl Iterator<Item = &'a str>) -> Result<ContactList<'a>, ParseError> {
+pub fn parse_contacts<'a>(
+    values: impl Iterator<Item = &'a str>,
+) -> Result<ContactList<'a>, ParseError> {
     let mut list = Vec::new();
     let mut star = false;
     let mut count = 0usize;

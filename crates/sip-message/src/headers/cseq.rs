@@ -25,7 +25,10 @@ impl<'a> CSeq<'a> {
         if seq >= 1 << 31 || !is_token(method) {
             return Err(ParseError::BadCSeq);
         }
-        Ok(CSeq { seq: seq as u32, method })
+        Ok(CSeq {
+            seq: seq as u32,
+            method,
+        })
     }
 }
 
@@ -35,9 +38,18 @@ mod tests {
 
     #[test]
     fn parses() {
-        assert_eq!(CSeq::parse("1 REGISTER").unwrap(), CSeq { seq: 1, method: "REGISTER" });
+        assert_eq!(
+            CSeq::parse("1 REGISTER").unwrap(),
+            CSeq {
+                seq: 1,
+                method: "REGISTER"
+            }
+        );
         assert_eq!(CSeq::parse("2\r\n  INVITE").unwrap().method, "INVITE");
-        assert_eq!(CSeq::parse("2147483648 INVITE").unwrap_err(), ParseError::BadCSeq);
+        assert_eq!(
+            CSeq::parse("2147483648 INVITE").unwrap_err(),
+            ParseError::BadCSeq
+        );
         assert_eq!(CSeq::parse("x INVITE").unwrap_err(), ParseError::BadCSeq);
         assert_eq!(CSeq::parse("1").unwrap_err(), ParseError::BadCSeq);
     }

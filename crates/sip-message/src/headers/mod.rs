@@ -20,7 +20,11 @@ pub fn parse_delta_seconds(s: &str) -> Option<u32> {
     if digits.len() > 10 {
         return Some(u32::MAX);
     }
-    Some(digits.parse::<u64>().map_or(0, |v| v.min(u64::from(u32::MAX)) as u32))
+    Some(
+        digits
+            .parse::<u64>()
+            .map_or(0, |v| v.min(u64::from(u32::MAX)) as u32),
+    )
 }
 
 /// Parses a `qvalue` (`0`, `1`, `0.xyz`, `1.000`) into thousandths.
@@ -41,6 +45,12 @@ pub fn parse_qvalue(s: &str) -> Option<u16> {
     }
 }
 
+/// The comma-separated values of one header line (quoted strings and
+/// `<...>` respected), trimmed, empty items skipped.
+pub fn split_list(line: &str) -> impl Iterator<Item = &str> {
+    crate::scan::split_outside_quotes(line, b',').filter(|v| !v.is_empty())
+}
+
 /// Option-tags of a `Require`, `Supported` or `Proxy-Require` value list.
 pub fn option_tags<'a>(values: impl Iterator<Item = &'a str>) -> impl Iterator<Item = &'a str> {
     values.map(crate::scan::trim_lws).filter(|t| !t.is_empty())
@@ -56,7 +66,10 @@ mod tests {
         assert_eq!(parse_delta_seconds("0"), Some(0));
         assert_eq!(parse_delta_seconds("4294967295"), Some(u32::MAX));
         assert_eq!(parse_delta_seconds("4294967296"), Some(u32::MAX));
-        assert_eq!(parse_delta_seconds("99999999999999999999999"), Some(u32::MAX));
+        assert_eq!(
+            parse_delta_seconds("99999999999999999999999"),
+            Some(u32::MAX)
+        );
         assert_eq!(parse_delta_seconds("00000000000000060"), Some(60));
         assert_eq!(parse_delta_seconds("-1"), None);
         assert_eq!(parse_delta_seconds("Thu, 01 Dec 1994 16:00:00 GMT"), None);

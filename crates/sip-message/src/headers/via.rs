@@ -45,7 +45,9 @@ impl<'a> Via<'a> {
             None => (after, ""),
         };
         // Whitespace around the port colon is allowed by the grammar (COLON).
-        let sent_by_host_end = sent_by.find(|c: char| c == ' ' || c == '\t').unwrap_or(sent_by.len());
+        let sent_by_host_end = sent_by
+            .find(|c: char| c == ' ' || c == '\t')
+            .unwrap_or(sent_by.len());
         let (host, port) = if sent_by_host_end < sent_by.len() {
             let host = &sent_by[..sent_by_host_end];
             let tail = trim_lws(&sent_by[sent_by_host_end..]);
@@ -61,11 +63,20 @@ impl<'a> Via<'a> {
         let host_str = if sent_by.starts_with('[') {
             &sent_by[..sent_by.find(']').map_or(sent_by.len(), |i| i + 1)]
         } else {
-            sent_by[..sent_by_host_end].split(':').next().unwrap_or(sent_by)
+            sent_by[..sent_by_host_end]
+                .split(':')
+                .next()
+                .unwrap_or(sent_by)
         };
         let params = Params::new(params);
         params.validate().map_err(|_| ParseError::BadVia)?;
-        Ok(Via { transport, host, host_str, port, params })
+        Ok(Via {
+            transport,
+            host,
+            host_str,
+            port,
+            params,
+        })
     }
 
     /// The `branch` parameter.
