@@ -31,6 +31,18 @@ pub(crate) async fn serve<S: LocationStore>(
             return;
         }
     };
+    receive_loop(shared, sock, local, false, shutdown).await;
+}
+
+/// The receive loop of one UDP socket; `multicast` marks its requests as
+/// received on the SIP multicast group.
+pub(crate) async fn receive_loop<S: LocationStore>(
+    shared: Arc<Shared<S>>,
+    sock: Arc<UdpSocket>,
+    local: SocketAddr,
+    multicast: bool,
+    shutdown: Shutdown,
+) {
     let max = shared.limits.max_message_size;
     let mut buf = vec![0u8; max + 1];
     loop {
@@ -42,7 +54,7 @@ pub(crate) async fn serve<S: LocationStore>(
                         continue;
                     }
                     let raw = Bytes::copy_from_slice(&buf[..n]);
-                    shared.handle(raw, source, local, Responder::Udp(sock.clone()));
+                    shared.handle(raw, source, local, Responder::Udp(sock.clone()), multicast);
                 }
                 // ICMP port unreachable from an earlier send shows up here on
                 // some systems; it is not a reason to stop serving.

@@ -466,11 +466,8 @@ impl<'a> SipUri<'a> {
         }
         for (name, value) in self.params.iter() {
             match other.params.get(name) {
-                Some(v2) => {
-                    if !opt_norm_eq(value, v2, true) {
-                        return false;
-                    }
-                }
+                Some(v2) if !opt_norm_eq(value, v2, true) => return false,
+                Some(_) => {}
                 None if STRICT_PARAMS.iter().any(|s| s.eq_ignore_ascii_case(name)) => return false,
                 None => {}
             }

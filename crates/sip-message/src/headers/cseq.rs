@@ -16,9 +16,7 @@ impl<'a> CSeq<'a> {
     /// Parses a CSeq value.
     pub fn parse(s: &'a str) -> Result<CSeq<'a>, ParseError> {
         let s = trim_lws(s);
-        let split = s
-            .find(|c: char| c == ' ' || c == '\t' || c == '\r' || c == '\n')
-            .ok_or(ParseError::BadCSeq)?;
+        let split = s.find([' ', '\t', '\r', '\n']).ok_or(ParseError::BadCSeq)?;
         let num = &s[..split];
         let method = trim_lws(&s[split..]);
         let seq = crate::scan::parse_decimal(num, 10).ok_or(ParseError::BadCSeq)?;

@@ -33,7 +33,7 @@ impl<'a> Via<'a> {
             return Err(ParseError::BadVia);
         }
         let t_end = rest
-            .find(|c: char| c == ' ' || c == '\t' || c == '\r' || c == '\n')
+            .find([' ', '\t', '\r', '\n'])
             .ok_or(ParseError::BadVia)?;
         let transport = &rest[..t_end];
         if !crate::scan::is_token(transport) {
@@ -45,9 +45,7 @@ impl<'a> Via<'a> {
             None => (after, ""),
         };
         // Whitespace around the port colon is allowed by the grammar (COLON).
-        let sent_by_host_end = sent_by
-            .find(|c: char| c == ' ' || c == '\t')
-            .unwrap_or(sent_by.len());
+        let sent_by_host_end = sent_by.find([' ', '\t']).unwrap_or(sent_by.len());
         let (host, port) = if sent_by_host_end < sent_by.len() {
             let host = &sent_by[..sent_by_host_end];
             let tail = trim_lws(&sent_by[sent_by_host_end..]);
