@@ -29,7 +29,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the registrar, proxy and redirect server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print the stored bindings of every address-of-record, or of one.
     Bindings(BindingsArgs),
 }

@@ -673,7 +673,7 @@ mod tests {
     fn serve_args(flags: &[&str]) -> ServeArgs {
         let argv = ["locus", "serve"].iter().chain(flags);
         match Cli::try_parse_from(argv).expect("flags parse").command {
-            Command::Serve(args) => args,
+            Command::Serve(args) => *args,
             other => panic!("expected serve, got {other:?}"),
         }
     }

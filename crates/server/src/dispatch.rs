@@ -18,7 +18,7 @@ use sip_core::{
     TxDisposition,
 };
 use sip_message::{Limits, Message, Method};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -172,9 +172,7 @@ impl<S: LocationStore> Shared<S> {
     }
 
     fn shard(&self, key: &TransactionKey) -> &Mutex<TransactionTable> {
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        &self.txs[(h.finish() as usize) & (TX_SHARDS - 1)]
+        &self.txs[(self.hasher.hash_one(key) as usize) & (TX_SHARDS - 1)]
     }
 
     fn with_tx<R>(&self, key: &TransactionKey, f: impl FnOnce(&mut TransactionTable) -> R) -> R {

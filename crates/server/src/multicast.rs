@@ -34,11 +34,15 @@ pub(crate) fn bind(interface: Ipv4Addr) -> io::Result<UdpSocket> {
     UdpSocket::from_std(sock.into())
 }
 
-/// Receives datagrams sent to the group until shutdown.
+/// Receives datagrams sent to the group until shutdown. Answers leave from
+/// a unicast socket (a socket bound to the group cannot be a source).
 pub(crate) async fn serve<S: LocationStore>(
     shared: Arc<Shared<S>>,
     sock: Arc<UdpSocket>,
     shutdown: Shutdown,
 ) {
-    crate::udp::receive_loop(shared, sock, GROUP, true, shutdown).await;
+    let reply_from = shared
+        .udp_socket_for(None, GROUP)
+        .unwrap_or_else(|| sock.clone());
+    crate::udp::receive_loop(shared, sock, GROUP, reply_from, true, shutdown).await;
 }

@@ -31,15 +31,16 @@ pub(crate) async fn serve<S: LocationStore>(
             return;
         }
     };
-    receive_loop(shared, sock, local, false, shutdown).await;
+    receive_loop(shared, sock.clone(), local, sock, false, shutdown).await;
 }
 
-/// The receive loop of one UDP socket; `multicast` marks its requests as
-/// received on the SIP multicast group.
+/// The receive loop of one UDP socket, answering from `reply_from`;
+/// `multicast` marks its requests as received on the SIP multicast group.
 pub(crate) async fn receive_loop<S: LocationStore>(
     shared: Arc<Shared<S>>,
     sock: Arc<UdpSocket>,
     local: SocketAddr,
+    reply_from: Arc<UdpSocket>,
     multicast: bool,
     shutdown: Shutdown,
 ) {
@@ -54,7 +55,7 @@ pub(crate) async fn receive_loop<S: LocationStore>(
                         continue;
                     }
                     let raw = Bytes::copy_from_slice(&buf[..n]);
-                    shared.handle(raw, source, local, Responder::Udp(sock.clone()), multicast);
+                    shared.handle(raw, source, local, Responder::Udp(reply_from.clone()), multicast);
                 }
                 // ICMP port unreachable from an earlier send shows up here on
                 // some systems; it is not a reason to stop serving.
