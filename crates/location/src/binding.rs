@@ -37,6 +37,41 @@ pub struct Binding {
     pub instance: Option<String>,
     /// `reg-id` Contact parameter value (RFC 5626).
     pub reg_id: Option<u32>,
+    /// RFC 2543 `action` Contact parameter: how requests for the AOR are
+    /// routed to this contact (`None` when the REGISTER did not say).
+    pub action: Option<ContactAction>,
     /// When the binding was last written, Unix epoch milliseconds.
     pub updated_at_ms: u64,
+}
+
+/// The RFC 2543 `action` Contact parameter (§6.13): whether requests for
+/// the AOR are proxied to the contact or redirected to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ContactAction {
+    /// `action=proxy`: forward requests to the contact.
+    Proxy,
+    /// `action=redirect`: answer with 3xx listing the contact.
+    Redirect,
+}
+
+impl ContactAction {
+    /// The parameter value as written in a Contact and stored on disk.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ContactAction::Proxy => "proxy",
+            ContactAction::Redirect => "redirect",
+        }
+    }
+
+    /// Parses a parameter value (case-insensitive); `None` for anything
+    /// other than `proxy` or `redirect`.
+    pub fn parse(value: &str) -> Option<ContactAction> {
+        if value.eq_ignore_ascii_case("proxy") {
+            Some(ContactAction::Proxy)
+        } else if value.eq_ignore_ascii_case("redirect") {
+            Some(ContactAction::Redirect)
+        } else {
+            None
+        }
+    }
 }

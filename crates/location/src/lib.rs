@@ -43,7 +43,7 @@ mod memory;
 mod sqlite;
 mod store;
 
-pub use binding::Binding;
+pub use binding::{Binding, ContactAction};
 pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use sqlite::{read_bindings, SqliteStore, DB_FILE};

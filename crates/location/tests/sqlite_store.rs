@@ -459,3 +459,52 @@ async fn memory_matches_disk_after_a_failed_commit() {
     }
     store.close().await.unwrap();
 }
+
+/// A database written by schema version 1 (before the RFC 2543 `action`
+/// column) is migrated in place: its rows survive with no action, and the
+/// action column round-trips afterwards.
+#[tokio::test]
+async fn a_version_1_database_is_migrated_keeping_its_rows() {
+    let dir = TempDir::new().unwrap();
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE bindings (
+            aor TEXT NOT NULL, contact TEXT NOT NULL, position INTEGER NOT NULL,
+            q INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL, call_id TEXT NOT NULL,
+            cseq INTEGER NOT NULL, received TEXT, transport TEXT NOT NULL,
+            local_addr TEXT, user_agent TEXT, path TEXT NOT NULL, instance TEXT,
+            reg_id INTEGER, updated_at_ms INTEGER NOT NULL,
+            PRIMARY KEY (aor, contact)) WITHOUT ROWID;
+         CREATE INDEX bindings_by_expiry ON bindings (expires_at_ms);
+         INSERT INTO bindings VALUES ('sip:alice@example.com', 'sip:a@h1', 0, 500, 10000,
+            'c1', 3, '192.0.2.4:5062', 'udp', NULL, NULL, '', NULL, NULL, 1);
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = open(&dir, 0);
+    let live = store.lookup(ALICE, 0);
+    assert_eq!(contacts(&live), ["sip:a@h1"]);
+    assert_eq!(live[0].q, 500);
+    assert_eq!(live[0].action, None);
+    let mut redirect = binding(ALICE, "sip:a@h2", 100);
+    redirect.action = Some(location::ContactAction::Redirect);
+    store
+        .update(ALICE, 0, set_to(vec![redirect]))
+        .await
+        .unwrap()
+        .unwrap();
+    store.close().await.unwrap();
+
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    drop(conn);
+    let reread = read_bindings(dir.path(), Some(ALICE), 0).unwrap();
+    assert_eq!(reread.len(), 1);
+    assert_eq!(reread[0].action, Some(location::ContactAction::Redirect));
+}

@@ -28,8 +28,8 @@ pub struct Cli {
 /// A `locus` subcommand.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the registrar: accept REGISTER requests and answer location queries.
-    Serve(ServeArgs),
+    /// Run the registrar, proxy and redirect server.
+    Serve(Box<ServeArgs>),
     /// Print the stored bindings of every address-of-record, or of one.
     Bindings(BindingsArgs),
 }
@@ -40,7 +40,7 @@ pub enum Command {
 /// told apart from values of the config file and the built-in defaults.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// TOML file with the same settings (keys: listen, domains, data_dir, default_expires, min_expires, max_expires, max_contacts, tcp_idle_timeout, log_level); flags override it
+    /// TOML file with the same settings (keys: listen, domains, data_dir, default_expires, min_expires, max_expires, max_contacts, tcp_idle_timeout, log_level, mode, domain_modes, forking, branch_timeout, record_route, relay, relay_denied_status, multicast, multicast_register, multicast_reply, multicast_interface); flags override it
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -75,6 +75,50 @@ pub struct ServeArgs {
     /// How long an idle TCP connection is kept open, in seconds [default: 300]
     #[arg(long, value_name = "SECS")]
     pub tcp_idle_timeout: Option<u32>,
+
+    /// What requests for a registered AOR get: proxy (forwarded to its contacts) or redirect (302 listing them) [default: proxy]
+    #[arg(long, value_name = "MODE", value_parser = PossibleValuesParser::new(["proxy", "redirect"]))]
+    pub mode: Option<String>,
+
+    /// Mode of one domain, as DOMAIN=proxy or DOMAIN=redirect; repeatable, replaces the configured table
+    #[arg(long, value_name = "DOMAIN=MODE")]
+    pub domain_mode: Vec<String>,
+
+    /// How the contacts of an AOR are tried: by-q (equal q in parallel, lower q after failure), parallel or sequential [default: by-q]
+    #[arg(long, value_name = "POLICY", value_parser = PossibleValuesParser::new(["by-q", "parallel", "sequential"]))]
+    pub forking: Option<String>,
+
+    /// How long one INVITE branch may ring before it is cancelled (Timer C), in seconds [default: 180]
+    #[arg(long, value_name = "SECS")]
+    pub branch_timeout: Option<u32>,
+
+    /// Add Record-Route to dialog-initiating requests (true or false) [default: true]
+    #[arg(long, value_name = "BOOL")]
+    pub record_route: Option<bool>,
+
+    /// Forward requests for domains this server does not serve (resolving their host); without it they are refused
+    #[arg(long)]
+    pub relay: bool,
+
+    /// Status refusing a request for a domain not served when --relay is off: 403 or 404 [default: 403]
+    #[arg(long, value_name = "CODE")]
+    pub relay_denied_status: Option<u16>,
+
+    /// Join the SIP multicast group 224.0.1.75:5060 (sip.mcast.net)
+    #[arg(long)]
+    pub multicast: bool,
+
+    /// What a REGISTER received on the multicast group gets: redirect (302 to this server's unicast address) or process [default: redirect]
+    #[arg(long, value_name = "HOW", value_parser = PossibleValuesParser::new(["redirect", "process"]))]
+    pub multicast_register: Option<String>,
+
+    /// Where responses to multicast requests go: sender (its Via) or group (224.0.1.75:5060, RFC 2543) [default: sender]
+    #[arg(long, value_name = "WHERE", value_parser = PossibleValuesParser::new(["sender", "group"]))]
+    pub multicast_reply: Option<String>,
+
+    /// IPv4 address of the interface to join the multicast group on [default: 0.0.0.0]
+    #[arg(long, value_name = "IP")]
+    pub multicast_interface: Option<std::net::Ipv4Addr>,
 
     /// Log verbosity [default: info]
     #[arg(long, value_name = "LEVEL", ignore_case = true,

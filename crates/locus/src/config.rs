@@ -25,6 +25,7 @@ const DEFAULT_MAX_EXPIRES: u32 = 86400;
 const DEFAULT_MAX_CONTACTS: u32 = 10;
 const DEFAULT_TCP_IDLE_TIMEOUT: u32 = 300;
 const DEFAULT_LOG_LEVEL: &str = "info";
+const DEFAULT_BRANCH_TIMEOUT: u32 = 180;
 
 /// Transport protocol of a listening socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,6 +107,73 @@ impl fmt::Display for ListenSpec {
     }
 }
 
+/// What requests for a registered AOR get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Forwarded to the AOR's contacts.
+    Proxy,
+    /// Answered with 302 listing them.
+    Redirect,
+}
+
+/// How an AOR's contacts are tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forking {
+    /// Equal q in parallel, lower q after the higher group failed.
+    ByQ,
+    /// All at once.
+    Parallel,
+    /// One at a time, highest q first.
+    Sequential,
+}
+
+/// The multicast settings, when `--multicast` is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MulticastSettings {
+    /// True: REGISTERs on the group are processed; false: redirected (302).
+    pub process_register: bool,
+    /// True: responses go to the group; false: to the sender.
+    pub reply_to_group: bool,
+    /// Interface address to join on.
+    pub interface: std::net::Ipv4Addr,
+}
+
+/// Validated routing settings (proxy, redirect, relay, multicast).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutingSettings {
+    /// Default mode.
+    pub mode: Mode,
+    /// Per-domain modes (lower-case domain, mode), in the order given.
+    pub domain_modes: Vec<(String, Mode)>,
+    /// Forking policy.
+    pub forking: Forking,
+    /// Timer C, per INVITE branch (≥ 1 s).
+    pub branch_timeout: Duration,
+    /// Record-Route dialog-initiating requests.
+    pub record_route: bool,
+    /// Forward requests for domains not served.
+    pub relay: bool,
+    /// 403 or 404: the refusal when relaying is off.
+    pub relay_denied_status: u16,
+    /// Join the multicast group with these settings.
+    pub multicast: Option<MulticastSettings>,
+}
+
+impl Default for RoutingSettings {
+    fn default() -> Self {
+        RoutingSettings {
+            mode: Mode::Proxy,
+            domain_modes: Vec::new(),
+            forking: Forking::ByQ,
+            branch_timeout: Duration::from_secs(DEFAULT_BRANCH_TIMEOUT.into()),
+            record_route: true,
+            relay: false,
+            relay_denied_status: 403,
+            multicast: None,
+        }
+    }
+}
+
 /// Validated settings of `locus serve`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -129,6 +197,8 @@ pub struct Settings {
     pub tcp_idle_timeout: Duration,
     /// Log verbosity, one of [`LOG_LEVELS`], lowercase.
     pub log_level: String,
+    /// Proxy, redirect, relay and multicast behaviour.
+    pub routing: RoutingSettings,
 }
 
 impl fmt::Display for Settings {
@@ -222,6 +292,17 @@ struct FileConfig {
     max_contacts: Option<u32>,
     tcp_idle_timeout: Option<u32>,
     log_level: Option<String>,
+    mode: Option<String>,
+    domain_modes: Option<std::collections::BTreeMap<String, String>>,
+    forking: Option<String>,
+    branch_timeout: Option<u32>,
+    record_route: Option<bool>,
+    relay: Option<bool>,
+    relay_denied_status: Option<u16>,
+    multicast: Option<bool>,
+    multicast_register: Option<String>,
+    multicast_reply: Option<String>,
+    multicast_interface: Option<std::net::Ipv4Addr>,
 }
 
 impl FileConfig {
@@ -265,6 +346,7 @@ pub fn resolve(args: &ServeArgs) -> Result<Settings, ConfigError> {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
     };
+    let routing = resolve_routing(args, &file)?;
     let listen = if args.listen.is_empty() {
         file.listen.unwrap_or_else(default_listen)
     } else {
@@ -319,6 +401,136 @@ pub fn resolve(args: &ServeArgs) -> Result<Settings, ConfigError> {
             at_least_one("--tcp-idle-timeout", "tcp_idle_timeout", tcp_idle_timeout)?.into(),
         ),
         log_level: normalize_log_level(&log_level)?,
+        routing,
+    })
+}
+
+fn parse_mode(flag: &'static str, key: &'static str, text: &str) -> Result<Mode, ConfigError> {
+    match text.to_ascii_lowercase().as_str() {
+        "proxy" => Ok(Mode::Proxy),
+        "redirect" => Ok(Mode::Redirect),
+        _ => Err(invalid(
+            flag,
+            key,
+            format!("must be proxy or redirect, got '{text}'"),
+        )),
+    }
+}
+
+/// The routing settings: flags over the file over the defaults.
+fn resolve_routing(args: &ServeArgs, file: &FileConfig) -> Result<RoutingSettings, ConfigError> {
+    let mode = match args.mode.as_deref().or(file.mode.as_deref()) {
+        Some(m) => parse_mode("--mode", "mode", m)?,
+        None => Mode::Proxy,
+    };
+    let mut domain_modes = Vec::new();
+    if args.domain_mode.is_empty() {
+        for (domain, m) in file.domain_modes.iter().flatten() {
+            domain_modes.push((domain.clone(), m.clone()));
+        }
+    } else {
+        for item in &args.domain_mode {
+            let (domain, m) = item.split_once('=').ok_or_else(|| {
+                invalid(
+                    "--domain-mode",
+                    "domain_modes",
+                    format!("expected DOMAIN=proxy or DOMAIN=redirect, got '{item}'"),
+                )
+            })?;
+            domain_modes.push((domain.to_string(), m.to_string()));
+        }
+    }
+    let domain_modes = domain_modes
+        .into_iter()
+        .map(|(domain, m)| {
+            let d = normalize_domain(&domain).ok_or_else(|| {
+                invalid(
+                    "--domain-mode",
+                    "domain_modes",
+                    format!("'{domain}' is not a valid hostname or IP address"),
+                )
+            })?;
+            Ok((d, parse_mode("--domain-mode", "domain_modes", &m)?))
+        })
+        .collect::<Result<Vec<_>, ConfigError>>()?;
+    let forking = match args.forking.as_deref().or(file.forking.as_deref()) {
+        None | Some("by-q") => Forking::ByQ,
+        Some("parallel") => Forking::Parallel,
+        Some("sequential") => Forking::Sequential,
+        Some(other) => {
+            return Err(invalid(
+                "--forking",
+                "forking",
+                format!("must be by-q, parallel or sequential, got '{other}'"),
+            ))
+        }
+    };
+    let branch_timeout = at_least_one(
+        "--branch-timeout",
+        "branch_timeout",
+        args.branch_timeout
+            .or(file.branch_timeout)
+            .unwrap_or(DEFAULT_BRANCH_TIMEOUT),
+    )?;
+    let relay_denied_status = args
+        .relay_denied_status
+        .or(file.relay_denied_status)
+        .unwrap_or(403);
+    if relay_denied_status != 403 && relay_denied_status != 404 {
+        return Err(invalid(
+            "--relay-denied-status",
+            "relay_denied_status",
+            format!("must be 403 or 404, got {relay_denied_status}"),
+        ));
+    }
+    let multicast_on = args.multicast || file.multicast.unwrap_or(false);
+    let process_register = match args
+        .multicast_register
+        .as_deref()
+        .or(file.multicast_register.as_deref())
+    {
+        None | Some("redirect") => false,
+        Some("process") => true,
+        Some(other) => {
+            return Err(invalid(
+                "--multicast-register",
+                "multicast_register",
+                format!("must be redirect or process, got '{other}'"),
+            ))
+        }
+    };
+    let reply_to_group = match args
+        .multicast_reply
+        .as_deref()
+        .or(file.multicast_reply.as_deref())
+    {
+        None | Some("sender") => false,
+        Some("group") => true,
+        Some(other) => {
+            return Err(invalid(
+                "--multicast-reply",
+                "multicast_reply",
+                format!("must be sender or group, got '{other}'"),
+            ))
+        }
+    };
+    let interface = args
+        .multicast_interface
+        .or(file.multicast_interface)
+        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+    Ok(RoutingSettings {
+        mode,
+        domain_modes,
+        forking,
+        branch_timeout: Duration::from_secs(branch_timeout.into()),
+        record_route: args.record_route.or(file.record_route).unwrap_or(true),
+        relay: args.relay || file.relay.unwrap_or(false),
+        relay_denied_status,
+        multicast: multicast_on.then_some(MulticastSettings {
+            process_register,
+            reply_to_group,
+            interface,
+        }),
     })
 }
 
@@ -461,7 +673,7 @@ mod tests {
     fn serve_args(flags: &[&str]) -> ServeArgs {
         let argv = ["locus", "serve"].iter().chain(flags);
         match Cli::try_parse_from(argv).expect("flags parse").command {
-            Command::Serve(args) => args,
+            Command::Serve(args) => *args,
             other => panic!("expected serve, got {other:?}"),
         }
     }
@@ -505,6 +717,7 @@ mod tests {
                 max_contacts: 10,
                 tcp_idle_timeout: Duration::from_secs(300),
                 log_level: "info".to_owned(),
+                routing: RoutingSettings::default(),
             }
         );
     }
@@ -574,6 +787,7 @@ mod tests {
                 max_contacts: 2,
                 tcp_idle_timeout: Duration::from_secs(9),
                 log_level: "trace".to_owned(),
+                routing: RoutingSettings::default(),
             }
         );
     }
@@ -750,6 +964,73 @@ mod tests {
     }
 
     #[test]
+    fn routing_settings_from_file_and_flags() {
+        let text = r#"
+            mode = "redirect"
+            forking = "sequential"
+            branch_timeout = 30
+            record_route = false
+            relay = true
+            relay_denied_status = 404
+            multicast = true
+            multicast_register = "process"
+            multicast_reply = "group"
+            multicast_interface = "127.0.0.1"
+            [domain_modes]
+            "Example.COM" = "proxy"
+        "#;
+        let r = resolve_with(text, &[]).expect("valid").routing;
+        assert_eq!(r.mode, Mode::Redirect);
+        assert_eq!(r.domain_modes, [("example.com".to_owned(), Mode::Proxy)]);
+        assert_eq!(r.forking, Forking::Sequential);
+        assert_eq!(r.branch_timeout, Duration::from_secs(30));
+        assert!(!r.record_route && r.relay);
+        assert_eq!(r.relay_denied_status, 404);
+        assert_eq!(
+            r.multicast,
+            Some(MulticastSettings {
+                process_register: true,
+                reply_to_group: true,
+                interface: std::net::Ipv4Addr::LOCALHOST,
+            })
+        );
+        let flags = [
+            "--mode",
+            "proxy",
+            "--domain-mode",
+            "b.example=redirect",
+            "--forking",
+            "parallel",
+        ];
+        let r = resolve_with(text, &flags).expect("valid").routing;
+        assert_eq!(r.mode, Mode::Proxy);
+        assert_eq!(r.domain_modes, [("b.example".to_owned(), Mode::Redirect)]);
+        assert_eq!(r.forking, Forking::Parallel);
+    }
+
+    #[test]
+    fn bad_routing_values_name_their_key() {
+        let text = error_text("mode = \"bounce\"\n", &[]);
+        assert!(text.starts_with("--mode / mode:"), "{text}");
+        let text = error_text("relay_denied_status = 500\n", &[]);
+        assert!(
+            text.starts_with("--relay-denied-status / relay_denied_status:"),
+            "{text}"
+        );
+        let text = error_text("", &["--domain-mode", "example.com"]);
+        assert!(text.starts_with("--domain-mode / domain_modes:"), "{text}");
+        let text = error_text("[domain_modes]\n\"example.com\" = \"forward\"\n", &[]);
+        assert!(text.starts_with("--domain-mode / domain_modes:"), "{text}");
+        let text = error_text("branch_timeout = 0\n", &[]);
+        assert!(
+            text.starts_with("--branch-timeout / branch_timeout:"),
+            "{text}"
+        );
+        let text = error_text("forking = \"random\"\n", &[]);
+        assert!(text.starts_with("--forking / forking:"), "{text}");
+    }
+
+    #[test]
     fn log_level_from_file_is_validated() {
         let settings = resolve_with("log_level = \"WARN\"\n", &[]).expect("valid");
         assert_eq!(settings.log_level, "warn");
@@ -791,6 +1072,7 @@ mod tests {
             ("max_contacts", DEFAULT_MAX_CONTACTS.to_string()),
             ("tcp_idle_timeout", DEFAULT_TCP_IDLE_TIMEOUT.to_string()),
             ("log_level", DEFAULT_LOG_LEVEL.to_owned()),
+            ("branch_timeout", DEFAULT_BRANCH_TIMEOUT.to_string()),
         ];
         for (id, value) in expected {
             let help = help_of(id);

@@ -1,9 +1,10 @@
 //! `locus serve`: open the store, bind the listeners, serve until SIGTERM.
 
-use crate::config::{Settings, Transport};
+use crate::config::{Forking, Mode, Settings, Transport};
 use location::{LocationStore, SqliteStore};
 use server::{ListenAddr, ServerConfig, Shutdown};
-use sip_core::{CoreConfig, RegistrarConfig};
+use sip_core::proxy::{self, ProxyConfig};
+use sip_core::{CoreConfig, MulticastRegister, RegistrarConfig};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -47,9 +48,50 @@ fn server_config(settings: &Settings) -> ServerConfig {
                 max_expires: settings.max_expires,
                 max_contacts: settings.max_contacts,
             },
+            proxy: proxy_config(settings),
+            multicast_register: match settings.routing.multicast {
+                Some(m) if m.process_register => MulticastRegister::Process,
+                _ => MulticastRegister::Redirect,
+            },
         },
         limits: sip_message::Limits::default(),
         local_hosts: Vec::new(),
+        multicast: settings.routing.multicast.map(|m| server::MulticastConfig {
+            interface: m.interface,
+            reply_to_group: m.reply_to_group,
+        }),
+    }
+}
+
+fn core_mode(mode: Mode) -> proxy::Mode {
+    match mode {
+        Mode::Proxy => proxy::Mode::Proxy,
+        Mode::Redirect => proxy::Mode::Redirect,
+    }
+}
+
+fn proxy_config(settings: &Settings) -> ProxyConfig {
+    let r = &settings.routing;
+    ProxyConfig {
+        mode: core_mode(r.mode),
+        domain_modes: r
+            .domain_modes
+            .iter()
+            .map(|(d, m)| {
+                let d = d.trim_start_matches('[').trim_end_matches(']').to_string();
+                (d, core_mode(*m))
+            })
+            .collect(),
+        forking: match r.forking {
+            Forking::ByQ => proxy::Forking::ByQ,
+            Forking::Parallel => proxy::Forking::Parallel,
+            Forking::Sequential => proxy::Forking::Sequential,
+        },
+        branch_timeout_ms: r.branch_timeout.as_millis() as u64,
+        record_route: r.record_route,
+        relay: r.relay,
+        relay_denied_status: r.relay_denied_status,
+        listeners: Vec::new(),
     }
 }
 
@@ -81,6 +123,14 @@ async fn serve(settings: Settings) -> ExitCode {
     for addr in bound.local_addrs() {
         println!("listening on {addr}");
     }
+    if bound.multicast_joined() {
+        println!("joined multicast group 224.0.1.75:5060 (sip.mcast.net)");
+    }
+    let mode = match settings.routing.mode {
+        Mode::Proxy => "proxy",
+        Mode::Redirect => "redirect",
+    };
+    println!("mode: {mode}");
     println!("serving {domains}");
     println!("location store: {} (SQLite, durable)", db.display());
     let next = store

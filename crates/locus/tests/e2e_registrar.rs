@@ -154,12 +154,23 @@ fn options_and_other_methods() {
     assert_eq!(r.code, 200);
     assert!(r.header("Allow").unwrap().contains("REGISTER"));
     assert!(r.header("Supported").is_some());
+    // An INVITE for the server itself is not something it accepts...
     let inv = opt
-        .replace("OPTIONS sip:example.com", "INVITE sip:alice@example.com")
+        .replace("OPTIONS sip:example.com", "INVITE sip:example.com")
         .replace("1 OPTIONS", "1 INVITE");
     let r = c.request(&inv);
     assert_eq!(r.code, 405);
     assert!(r.header("Allow").is_some());
+    // ...while one for an AOR is routed: without bindings, 480.
+    let inv = opt
+        .replace("OPTIONS sip:example.com", "INVITE sip:alice@example.com")
+        .replace("1 OPTIONS", "1 INVITE")
+        .replace("branch=z9hG4bK", "branch=z9hG4bKinv");
+    let r = c.request(&inv);
+    assert_eq!(
+        (r.code, r.reason.as_str()),
+        (480, "Temporarily Unavailable")
+    );
 }
 
 #[test]

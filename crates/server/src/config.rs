@@ -46,4 +46,16 @@ pub struct ServerConfig {
     /// Extra names of this server accepted in Request-URIs (its listen
     /// addresses are always accepted).
     pub local_hosts: Vec<String>,
+    /// Join the SIP multicast group, when set.
+    pub multicast: Option<MulticastConfig>,
+}
+
+/// Serving the SIP multicast group 224.0.1.75:5060.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MulticastConfig {
+    /// Interface address to join on (0.0.0.0: chosen by the routing table).
+    pub interface: std::net::Ipv4Addr,
+    /// Send responses to multicast requests to the group (RFC 2543 §1.4.3)
+    /// rather than back to the sender.
+    pub reply_to_group: bool,
 }

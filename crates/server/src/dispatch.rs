@@ -6,12 +6,16 @@
 //! for durability and the send run in a spawned task.
 
 use crate::config::ServerConfig;
+use crate::connections::Connections;
+use crate::router::Router;
+use crate::shutdown::Shutdown;
 use bytes::Bytes;
 use location::LocationStore;
 use sip_core::core::Reply;
 use sip_core::response::{fallback_error_response, response_destination};
 use sip_core::{
-    Action, Core, RequestContext, TransactionKey, TransactionTable, Transport, TxDisposition,
+    Action, Core, CoreConfig, RequestContext, TransactionKey, TransactionTable, Transport,
+    TxDisposition,
 };
 use sip_message::{Limits, Message, Method};
 use std::hash::BuildHasher;
@@ -61,6 +65,12 @@ impl Responder {
 /// State shared by every receive loop.
 pub(crate) struct Shared<S> {
     core: Core,
+    router: Router,
+    connections: Connections,
+    udp: Vec<Arc<UdpSocket>>,
+    shutdown: Shutdown,
+    timer_wake: Notify,
+    multicast_reply_to_group: bool,
     store: Arc<S>,
     txs: Vec<Mutex<TransactionTable>>,
     hasher: std::collections::hash_map::RandomState,
@@ -83,9 +93,23 @@ impl<S> Drop for InFlight<S> {
 }
 
 impl<S: LocationStore> Shared<S> {
-    pub(crate) fn new(cfg: &ServerConfig, store: Arc<S>, local_hosts: Vec<String>) -> Self {
+    /// `core` has its listeners filled in; `udp` are the unicast sockets.
+    pub(crate) fn new(
+        cfg: &ServerConfig,
+        core: CoreConfig,
+        store: Arc<S>,
+        local_hosts: Vec<String>,
+        udp: Vec<Arc<UdpSocket>>,
+        shutdown: Shutdown,
+    ) -> Self {
         Shared {
-            core: Core::new(cfg.core.clone()),
+            router: Router::new(Arc::new(core.clone())),
+            core: Core::new(core),
+            connections: Connections::default(),
+            udp,
+            shutdown,
+            timer_wake: Notify::new(),
+            multicast_reply_to_group: cfg.multicast.is_some_and(|m| m.reply_to_group),
             store,
             txs: (0..TX_SHARDS)
                 .map(|_| Mutex::new(TransactionTable::new()))
@@ -102,6 +126,49 @@ impl<S: LocationStore> Shared<S> {
     /// The location store.
     pub(crate) fn store(&self) -> &S {
         &self.store
+    }
+
+    /// The proxy shards.
+    pub(crate) fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// The open TCP connections.
+    pub(crate) fn connections(&self) -> &Connections {
+        &self.connections
+    }
+
+    /// The shutdown signal (outgoing connections watch it too).
+    pub(crate) fn shutdown(&self) -> &Shutdown {
+        &self.shutdown
+    }
+
+    /// Wakes the timer loop so it recomputes its deadline.
+    pub(crate) fn wake_timers(&self) {
+        self.timer_wake.notify_one();
+    }
+
+    /// Resolves when [`Shared::wake_timers`] was called.
+    pub(crate) async fn timers_woken(&self) {
+        self.timer_wake.notified().await;
+    }
+
+    /// The UDP socket to send to `dest` from: the one bound at `local` if
+    /// given, else the first of the same address family.
+    pub(crate) fn udp_socket_for(
+        &self,
+        local: Option<SocketAddr>,
+        dest: SocketAddr,
+    ) -> Option<Arc<UdpSocket>> {
+        let addr_of = |s: &Arc<UdpSocket>| s.local_addr().ok();
+        local
+            .and_then(|l| self.udp.iter().find(|s| addr_of(s) == Some(l)))
+            .or_else(|| {
+                self.udp
+                    .iter()
+                    .find(|s| addr_of(s).is_some_and(|a| a.is_ipv4() == dest.is_ipv4()))
+            })
+            .cloned()
     }
 
     fn shard(&self, key: &TransactionKey) -> &Mutex<TransactionTable> {
@@ -147,6 +214,7 @@ impl<S: LocationStore> Shared<S> {
         source: SocketAddr,
         local: SocketAddr,
         responder: Responder,
+        multicast: bool,
     ) {
         let transport = responder.transport();
         let parsed = match transport {
@@ -165,7 +233,7 @@ impl<S: LocationStore> Shared<S> {
             }
         };
         if !msg.is_request() {
-            tracing::debug!(peer = %crate::peer(source), "stray response ignored");
+            self.route_response(msg);
             return;
         }
         let now = crate::now_ms();
@@ -174,10 +242,14 @@ impl<S: LocationStore> Shared<S> {
             local,
             transport,
             local_hosts: &self.local_hosts,
+            multicast,
         };
-        if msg.method() == Some(Method::Ack) {
+        if msg.method() == Some(Method::Ack) || self.core.is_routed(&msg, &ctx) {
+            self.route_request(msg, &ctx);
             return;
         }
+        // RFC 2543 §1.4.3: answers to multicast requests may go to the group.
+        let to_group = multicast && self.multicast_reply_to_group;
         let Some(key) = TransactionKey::of(&msg) else {
             // No usable Via: the request cannot be answered (RFC 3261 §18.2.2).
             tracing::info!(peer = %crate::peer(source), "request without a valid Via dropped");
@@ -187,7 +259,7 @@ impl<S: LocationStore> Shared<S> {
             TxDisposition::New => {}
             TxDisposition::Absorb => return,
             TxDisposition::Retransmit(resp) => {
-                let dest = response_destination(&msg, source);
+                let dest = destination(&msg, source, to_group);
                 self.spawn_send(responder, resp, dest);
                 return;
             }
@@ -196,7 +268,7 @@ impl<S: LocationStore> Shared<S> {
             Action::Ignore => {
                 self.with_tx(&key, |t| t.on_final_response(&key, Bytes::new(), true, now))
             }
-            Action::Respond(reply) => self.respond(msg, key, source, responder, reply),
+            Action::Respond(reply) => self.respond(msg, key, source, to_group, responder, reply),
             Action::Register(pending) => {
                 let pending = Arc::new(*pending);
                 let p = pending.clone();
@@ -218,7 +290,7 @@ impl<S: LocationStore> Shared<S> {
                         .core
                         .register_outcome(&pending, outcome, crate::now_ms());
                     tracing::debug!(aor = %pending.aor, code = reply.code, "register");
-                    this.respond(msg, key, source, responder, reply);
+                    this.respond(msg, key, source, to_group, responder, reply);
                     drop(guard);
                 });
             }
@@ -236,6 +308,7 @@ impl<S: LocationStore> Shared<S> {
         msg: Message,
         key: TransactionKey,
         source: SocketAddr,
+        to_group: bool,
         responder: Responder,
         reply: Reply,
     ) {
@@ -244,7 +317,7 @@ impl<S: LocationStore> Shared<S> {
         self.with_tx(&key, |t| {
             t.on_final_response(&key, bytes.clone(), reliable, crate::now_ms())
         });
-        let dest = response_destination(&msg, source);
+        let dest = destination(&msg, source, to_group);
         self.spawn_send(responder, bytes, dest);
     }
 
@@ -269,5 +342,14 @@ impl<S: LocationStore> Shared<S> {
                 }
             }
         }
+    }
+}
+
+/// Where a response goes: per RFC 3261 §18.2.2, or to the multicast group.
+fn destination(msg: &Message, source: SocketAddr, to_group: bool) -> SocketAddr {
+    if to_group {
+        crate::multicast::GROUP
+    } else {
+        response_destination(msg, source)
     }
 }

@@ -7,13 +7,16 @@
 //! keeps time and awaits the store.
 
 mod config;
+mod connections;
 mod dispatch;
+mod multicast;
+mod router;
 mod shutdown;
 mod tcp;
 mod timers;
 mod udp;
 
-pub use config::{ListenAddr, ServerConfig};
+pub use config::{ListenAddr, MulticastConfig, ServerConfig};
 pub use shutdown::Shutdown;
 
 use location::LocationStore;
@@ -26,6 +29,7 @@ pub struct Bound {
     cfg: ServerConfig,
     udp: Vec<Arc<tokio::net::UdpSocket>>,
     tcp: Vec<tokio::net::TcpListener>,
+    multicast: Option<Arc<tokio::net::UdpSocket>>,
 }
 
 /// Binds every listener of `cfg`, so address errors surface before serving.
@@ -42,7 +46,16 @@ pub async fn bind(cfg: ServerConfig) -> io::Result<Bound> {
             }
         }
     }
-    Ok(Bound { cfg, udp, tcp })
+    let multicast = match &cfg.multicast {
+        Some(m) => Some(Arc::new(multicast::bind(m.interface)?)),
+        None => None,
+    };
+    Ok(Bound {
+        cfg,
+        udp,
+        tcp,
+        multicast,
+    })
 }
 
 impl Bound {
@@ -62,6 +75,11 @@ impl Bound {
         out
     }
 
+    /// True when the SIP multicast group was joined.
+    pub fn multicast_joined(&self) -> bool {
+        self.multicast.is_some()
+    }
+
     /// Serves until `shutdown` fires, then stops accepting, finishes the
     /// requests in flight, and closes the store (flushing it).
     pub async fn run<S: LocationStore>(
@@ -78,8 +96,33 @@ impl Bound {
             .chain(loopback.then(|| "localhost".to_string()))
             .chain(self.cfg.local_hosts.iter().cloned())
             .collect();
-        let shared = Arc::new(dispatch::Shared::new(&self.cfg, store.clone(), local_hosts));
+        let mut core = self.cfg.core.clone();
+        core.proxy.listeners = self
+            .local_addrs()
+            .iter()
+            .map(|a| match a {
+                ListenAddr::Udp(addr) => sip_core::proxy::Listener {
+                    transport: sip_core::Transport::Udp,
+                    addr: *addr,
+                },
+                ListenAddr::Tcp(addr) => sip_core::proxy::Listener {
+                    transport: sip_core::Transport::Tcp,
+                    addr: *addr,
+                },
+            })
+            .collect();
+        let shared = Arc::new(dispatch::Shared::new(
+            &self.cfg,
+            core,
+            store.clone(),
+            local_hosts,
+            self.udp.clone(),
+            shutdown.clone(),
+        ));
         let mut tasks = tokio::task::JoinSet::new();
+        if let Some(sock) = self.multicast {
+            tasks.spawn(multicast::serve(shared.clone(), sock, shutdown.clone()));
+        }
         for sock in self.udp {
             tasks.spawn(udp::serve(shared.clone(), sock, shutdown.clone()));
         }

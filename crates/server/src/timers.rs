@@ -1,5 +1,6 @@
-//! The one timer loop: sleeps until the earliest deadline the core or the
-//! store reports (at most a second), then lets them act.
+//! The one timer loop: sleeps until the earliest deadline the core (server
+//! transactions, proxy transactions) or the store reports (at most a
+//! second, woken early when the proxy armed a new timer), then lets them act.
 
 use crate::dispatch::Shared;
 use crate::shutdown::Shutdown;
@@ -14,11 +15,15 @@ pub(crate) async fn run<S: LocationStore>(shared: Arc<Shared<S>>, shutdown: Shut
     loop {
         let now = crate::now_ms();
         let next_tx = shared.transaction_timers(now);
+        let (sends, next_proxy) = shared.router().timers(shared.store(), now);
+        for t in sends {
+            shared.send_transmit(t);
+        }
         let expired = shared.store().purge_expired(now);
         for b in &expired {
             tracing::debug!(aor = %b.aor, contact = %b.contact, "binding expired");
         }
-        let next = [next_tx, shared.store().next_expiry()]
+        let next = [next_tx, next_proxy, shared.store().next_expiry()]
             .into_iter()
             .flatten()
             .min()
@@ -26,6 +31,7 @@ pub(crate) async fn run<S: LocationStore>(shared: Arc<Shared<S>>, shutdown: Shut
         let sleep_ms = next.saturating_sub(crate::now_ms()).clamp(1, MAX_SLEEP_MS);
         tokio::select! {
             _ = shutdown.wait() => return,
+            _ = shared.timers_woken() => {}
             _ = tokio::time::sleep(Duration::from_millis(sleep_ms)) => {}
         }
     }

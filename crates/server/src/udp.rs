@@ -31,6 +31,19 @@ pub(crate) async fn serve<S: LocationStore>(
             return;
         }
     };
+    receive_loop(shared, sock.clone(), local, sock, false, shutdown).await;
+}
+
+/// The receive loop of one UDP socket, answering from `reply_from`;
+/// `multicast` marks its requests as received on the SIP multicast group.
+pub(crate) async fn receive_loop<S: LocationStore>(
+    shared: Arc<Shared<S>>,
+    sock: Arc<UdpSocket>,
+    local: SocketAddr,
+    reply_from: Arc<UdpSocket>,
+    multicast: bool,
+    shutdown: Shutdown,
+) {
     let max = shared.limits.max_message_size;
     let mut buf = vec![0u8; max + 1];
     loop {
@@ -42,7 +55,7 @@ pub(crate) async fn serve<S: LocationStore>(
                         continue;
                     }
                     let raw = Bytes::copy_from_slice(&buf[..n]);
-                    shared.handle(raw, source, local, Responder::Udp(sock.clone()));
+                    shared.handle(raw, source, local, Responder::Udp(reply_from.clone()), multicast);
                 }
                 // ICMP port unreachable from an earlier send shows up here on
                 // some systems; it is not a reason to stop serving.

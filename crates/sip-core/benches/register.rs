@@ -51,6 +51,7 @@ fn binding(contact: &str, call_id: &str) -> Binding {
         path: Vec::new(),
         instance: None,
         reg_id: None,
+        action: None,
         updated_at_ms: NOW - 1_800_000,
     }
 }
@@ -71,6 +72,7 @@ fn registrar_decision(c: &mut Criterion) {
     let limits = Limits::default();
     let core = Core::new(CoreConfig {
         registrar: config(),
+        ..CoreConfig::default()
     });
     let source: SocketAddr = "203.0.113.7:40123".parse().unwrap();
     let local: SocketAddr = "198.51.100.1:5060".parse().unwrap();
@@ -80,6 +82,7 @@ fn registrar_decision(c: &mut Criterion) {
         local,
         transport: Transport::Udp,
         local_hosts: &local_hosts,
+        multicast: false,
     };
     // The phone's own binding (refreshed by the request) and one of another device.
     let existing = vec![

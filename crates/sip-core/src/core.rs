@@ -43,6 +43,8 @@ pub struct RequestContext<'a> {
     /// Host names and addresses that mean "this server" in a Request-URI
     /// (lower case), besides the served domains.
     pub local_hosts: &'a [String],
+    /// True when the request came to the SIP multicast group (224.0.1.75).
+    pub multicast: bool,
 }
 
 impl RequestContext<'_> {
@@ -126,11 +128,25 @@ const KNOWN_METHODS: &[&str] = &[
     "UPDATE",
 ];
 
+/// What a REGISTER received on the multicast group gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MulticastRegister {
+    /// 302 pointing at this server's unicast address (RFC 3261 §10.3).
+    #[default]
+    Redirect,
+    /// Processed like any REGISTER.
+    Process,
+}
+
 /// Settings of the core.
 #[derive(Debug, Clone, Default)]
 pub struct CoreConfig {
     /// Registrar policy.
     pub registrar: RegistrarConfig,
+    /// Router (proxy and redirect server) policy.
+    pub proxy: crate::proxy::ProxyConfig,
+    /// REGISTERs arriving on the multicast group.
+    pub multicast_register: MulticastRegister,
 }
 
 /// The protocol core: stateless apart from its configuration and To-tag
@@ -199,7 +215,16 @@ impl Core {
         &self.cfg
     }
 
-    /// Decides what to do with a request that parsed.
+    /// True when `req` goes to the router ([`crate::proxy::Proxy`]) rather
+    /// than to [`Core::handle_request`]: every method but REGISTER, unless
+    /// the Request-URI names this server or a served domain without a user.
+    pub fn is_routed(&self, req: &Message, ctx: &RequestContext<'_>) -> bool {
+        crate::proxy::is_routed(&self.cfg, req, ctx)
+    }
+
+    /// Decides what to do with a request that parsed and that is not
+    /// routed (see [`Core::is_routed`]): REGISTER and requests for the
+    /// server itself.
     pub fn handle_request(&self, req: &Message, ctx: &RequestContext<'_>, now_ms: u64) -> Action {
         if req.method() == Some(Method::Ack) {
             return Action::Ignore;
@@ -224,6 +249,12 @@ impl Core {
             Ok(Uri::Sip(_)) => {}
             _ => return Action::Respond(Reply::new(416, "Unsupported URI Scheme")),
         }
+        if req.method() == Some(Method::Register)
+            && ctx.multicast
+            && self.cfg.multicast_register == MulticastRegister::Redirect
+        {
+            return Action::Respond(self.multicast_redirect(ctx));
+        }
         match req.method() {
             Some(Method::Register) => match check_register(&self.cfg.registrar, req, ctx, now_ms) {
                 Ok(p) => Action::Register(Box::new(p)),
@@ -246,6 +277,17 @@ impl Core {
                 Reply::new(501, "Not Implemented").with_header("Allow", crate::ALLOW),
             ),
         }
+    }
+
+    /// RFC 3261 §10.3: a registrar on the multicast group redirects the UA
+    /// to its unicast address.
+    fn multicast_redirect(&self, ctx: &RequestContext<'_>) -> Reply {
+        let unicast = self
+            .cfg
+            .proxy
+            .listener_for(Transport::Udp, Some(ctx.source), None)
+            .map_or(ctx.local, |l| l.addr);
+        Reply::new(302, "Moved Temporarily").with_header("Contact", format!("<sip:{unicast}>"))
     }
 
     /// The reply for a REGISTER once the store has answered: the bindings

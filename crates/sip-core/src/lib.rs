@@ -7,13 +7,18 @@
 //! - [`registrar`]: the eight steps of RFC 3261 §10.3.
 //! - [`response`]: building responses from requests (§8.2.6, RFC 3581).
 //! - [`core`]: the dispatcher that turns a parsed request into an [`core::Action`].
+//! - [`proxy`]: the transaction-stateful proxy of §16 with INVITE and
+//!   non-INVITE client and server transactions (§17).
+//! - [`redirect`]: the 302 of a redirect server (§8.3).
 
 pub mod core;
+pub mod proxy;
+pub mod redirect;
 pub mod registrar;
 pub mod response;
 pub mod transaction;
 
-pub use crate::core::{Action, Core, CoreConfig, RequestContext, Transport};
+pub use crate::core::{Action, Core, CoreConfig, MulticastRegister, RequestContext, Transport};
 pub use registrar::{PendingRegister, RegistrarConfig};
 pub use transaction::{TransactionKey, TransactionTable, TxDisposition};
 

@@ -9,7 +9,7 @@
 //! 200 OK of step 8 with [`PendingRegister::bindings_response`].
 
 use crate::core::{Reply, RequestContext};
-use location::Binding;
+use location::{Binding, ContactAction};
 use sip_message::headers::{parse_contacts, parse_delta_seconds, parse_qvalue, ContactList};
 use sip_message::params::unquote;
 use sip_message::{HeaderName, Message, Uri};
@@ -56,6 +56,7 @@ struct ContactOp {
     expires: u32,
     instance: Option<String>,
     reg_id: Option<u32>,
+    action: Option<ContactAction>,
 }
 
 /// What a REGISTER asks of the AOR's bindings.
@@ -213,12 +214,20 @@ pub fn check_register(
                             .ok_or_else(|| reject(400, "Bad Contact: Invalid reg-id"))?,
                     ),
                 };
+                let action = match c.params.get("action") {
+                    None => None,
+                    Some(v) => Some(
+                        v.and_then(ContactAction::parse)
+                            .ok_or_else(|| reject(400, "Bad Contact: Invalid action Value"))?,
+                    ),
+                };
                 ops.push(ContactOp {
                     uri: c.uri.to_string(),
                     q,
                     expires: expires.min(cfg.max_expires),
                     instance,
                     reg_id,
+                    action,
                 });
             }
             Change::Contacts(ops)
@@ -247,6 +256,7 @@ pub fn check_register(
         path,
         instance: None,
         reg_id: None,
+        action: None,
         updated_at_ms: now_ms,
     };
     Ok(PendingRegister {
@@ -313,6 +323,12 @@ impl PendingRegister {
                         None => {}
                     }
                 }
+                if mixes_actions(ops, &next) {
+                    return Err(reject(
+                        409,
+                        "Conflict: Contacts Mix action=proxy And action=redirect",
+                    ));
+                }
                 if next.len() > self.max_contacts && next.len() > bindings.len() {
                     return Err(reject(
                         403,
@@ -335,6 +351,7 @@ impl PendingRegister {
             expires_at_ms: now_ms.saturating_add(u64::from(op.expires) * 1000),
             instance: op.instance.clone(),
             reg_id: op.reg_id,
+            action: op.action,
             ..self.template.clone()
         }
     }
@@ -357,6 +374,9 @@ impl PendingRegister {
             if let Some(id) = b.reg_id {
                 v.push_str(&format!(";reg-id={id}"));
             }
+            if let Some(action) = b.action {
+                v.push_str(&format!(";action={}", action.as_str()));
+            }
             reply = reply.with_header("Contact", v);
         }
         if let Some(path) = &self.echo_path {
@@ -364,6 +384,27 @@ impl PendingRegister {
         }
         reply.with_header("Date", http_date(now_ms))
     }
+}
+
+/// RFC 2543 §4.2.6: "All current registrations MUST share the same action
+/// value." True when the request's own contacts, or the AOR's bindings as
+/// they would be after the change, carry both `action=proxy` and
+/// `action=redirect`. Contacts without the parameter take the server's
+/// mode and conflict with neither.
+fn mixes_actions(ops: &[ContactOp], after: &[Binding]) -> bool {
+    let mut seen: Option<ContactAction> = None;
+    let explicit = ops
+        .iter()
+        .filter(|op| op.expires > 0)
+        .filter_map(|op| op.action)
+        .chain(after.iter().filter_map(|b| b.action));
+    for action in explicit {
+        match seen {
+            Some(s) if s != action => return true,
+            _ => seen = Some(action),
+        }
+    }
+    false
 }
 
 /// A q-value in thousandths written as RFC 3261 `qvalue` (`0.5`, `0.125`, `1`).

@@ -80,7 +80,7 @@ pub fn start_response(
 
 /// Writes the first Via line with `received` and `rport` filled in. A line
 /// may carry several Via values: only the first one is changed.
-fn write_top_via(w: &mut MessageWriter, line: &str, source: SocketAddr) {
+pub(crate) fn write_top_via(w: &mut MessageWriter, line: &str, source: SocketAddr) {
     let mut values = sip_message::headers::split_list(line);
     let Some(top) = values.next() else {
         w.header("Via", line);

@@ -23,11 +23,17 @@ pub struct TransactionKey(String);
 impl TransactionKey {
     /// The key of a request; `None` when it has no Via to key on.
     pub fn of(req: &Message) -> Option<TransactionKey> {
+        Self::of_method(req, req.method_str())
+    }
+
+    /// The key of the transaction `req` belongs to when it is matched as
+    /// `method`: a CANCEL or an ACK for a non-2xx is matched with
+    /// `"INVITE"` to find the INVITE server transaction (§9.2, §17.2.3).
+    pub fn of_method(req: &Message, method: &str) -> Option<TransactionKey> {
         let top = req
             .header(HeaderName::Via)
             .and_then(|l| split_list(l).next())?;
         let via = Via::parse(top).ok()?;
-        let method = req.method_str();
         let sent_by = format!(
             "{}:{}",
             via.host_str.to_ascii_lowercase(),
@@ -39,21 +45,22 @@ impl TransactionKey {
                 via.branch().unwrap_or("")
             )));
         }
-        // RFC 2543 matching: Request-URI, To tag, From tag, Call-ID, CSeq, top Via.
-        let tag = |h| {
-            req.header(h)
-                .and_then(|v| NameAddr::parse(v).ok())
-                .and_then(|n| n.tag().map(str::to_string))
-                .unwrap_or_default()
-        };
+        // RFC 2543 matching: Request-URI, From tag, Call-ID, CSeq number
+        // and method, top Via. The To tag is left out: the ACK of a non-2xx
+        // carries the tag of the response, the INVITE none.
+        let from_tag = req
+            .header(HeaderName::From)
+            .and_then(|v| NameAddr::parse(v).ok())
+            .and_then(|n| n.tag().map(str::to_string))
+            .unwrap_or_default();
+        let seq = req
+            .header(HeaderName::CSeq)
+            .and_then(|c| sip_message::headers::CSeq::parse(c).ok())
+            .map_or(0, |c| c.seq);
         Some(TransactionKey(format!(
-            "2543|{}|{}|{}|{}|{}|{}",
+            "2543|{}|{from_tag}|{}|{seq} {method}|{top}",
             req.request_uri(),
-            tag(HeaderName::To),
-            tag(HeaderName::From),
             req.header(HeaderName::CallId).unwrap_or(""),
-            req.header(HeaderName::CSeq).unwrap_or(""),
-            top
         )))
     }
 }

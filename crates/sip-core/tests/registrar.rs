@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use location::LocationStore;
 use sip_message::HeaderName;
 use std::net::SocketAddr;
 
@@ -964,4 +965,77 @@ fn a_contact_listed_twice_in_one_register_is_not_out_of_order_with_itself() {
         register_ok(&r, req, T0),
         vec![b("sip:alice@192.0.2.10", 900)]
     );
+}
+
+#[test]
+fn rfc2543_action_is_stored_and_listed() {
+    let r = registrar();
+    let resp = r.answer(
+        &Req::register()
+            .contact("<sip:alice@192.0.2.10:5062>;action=redirect")
+            .build(),
+        T0,
+    );
+    resp.expect(200, "OK");
+    let contact = resp.header(HeaderName::Contact).unwrap();
+    assert!(contact.contains(";action=redirect"), "{contact}");
+    let stored = r.store.lookup("sip:alice@example.com", T0);
+    assert_eq!(stored[0].action, Some(location::ContactAction::Redirect));
+}
+
+#[test]
+fn rfc2543_action_differing_from_the_current_bindings_is_409_and_changes_nothing() {
+    let r = registrar();
+    register_ok(
+        &r,
+        Req::register().contact("<sip:alice@192.0.2.10:5062>;action=proxy"),
+        T0,
+    );
+    r.answer(
+        &Req::register()
+            .call_id("other")
+            .contact("<sip:alice@192.0.2.11:5062>;action=redirect")
+            .build(),
+        T0,
+    )
+    .expect(
+        409,
+        "Conflict: Contacts Mix action=proxy And action=redirect",
+    );
+    assert_eq!(query(&r, T0), vec![b("sip:alice@192.0.2.10:5062", 3600)]);
+    // Contacts of one request mixing both values conflict too.
+    r.answer(
+        &Req::register()
+            .call_id("third")
+            .contact("<sip:alice@192.0.2.12:5062>;action=proxy")
+            .contact("<sip:alice@192.0.2.13:5062>;action=redirect")
+            .build(),
+        T0,
+    )
+    .expect(
+        409,
+        "Conflict: Contacts Mix action=proxy And action=redirect",
+    );
+    // The same value, or none at all, is accepted.
+    register_ok(
+        &r,
+        Req::register()
+            .call_id("fourth")
+            .contact("<sip:alice@192.0.2.14:5062>;action=proxy")
+            .contact("<sip:alice@192.0.2.15:5062>"),
+        T0,
+    );
+    assert_eq!(query(&r, T0).len(), 3);
+}
+
+#[test]
+fn rfc2543_action_with_an_unknown_value_is_400() {
+    let r = registrar();
+    r.answer(
+        &Req::register()
+            .contact("<sip:alice@192.0.2.10:5062>;action=teleport")
+            .build(),
+        T0,
+    )
+    .expect(400, "Bad Contact: Invalid action Value");
 }

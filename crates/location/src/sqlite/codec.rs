@@ -5,14 +5,41 @@ use std::fmt;
 use rusqlite::types::Type;
 use rusqlite::Row;
 
-use crate::Binding;
+use crate::{Binding, ContactAction};
 
 /// The columns of a binding row, in the order [`decode_row`] reads them.
 pub(crate) const COLUMNS: &str = "aor, contact, q, expires_at_ms, call_id, cseq, received, \
-     transport, local_addr, user_agent, path, instance, reg_id, updated_at_ms";
+     transport, local_addr, user_agent, path, instance, reg_id, updated_at_ms, action";
 
 /// Index of the `path` column in [`COLUMNS`].
 const PATH_COLUMN: usize = 10;
+
+/// Index of the `action` column in [`COLUMNS`].
+const ACTION_COLUMN: usize = 14;
+
+/// The `action` column held something other than `proxy`, `redirect` or NULL.
+#[derive(Debug)]
+pub(crate) struct BadAction;
+
+impl fmt::Display for BadAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("unknown contact action")
+    }
+}
+
+impl std::error::Error for BadAction {}
+
+/// The stored text of an `action` column value.
+pub(crate) fn encode_action(action: Option<ContactAction>) -> Option<&'static str> {
+    action.map(|a| a.as_str())
+}
+
+fn decode_action(text: Option<String>) -> Result<Option<ContactAction>, BadAction> {
+    match text {
+        None => Ok(None),
+        Some(t) => ContactAction::parse(&t).map(Some).ok_or(BadAction),
+    }
+}
 
 /// An instant as an SQLite integer; instants past `i64::MAX` ms (never
 /// stored, see the normalisation in the hot table) compare as `i64::MAX`.
@@ -83,6 +110,9 @@ pub(crate) fn decode_row(row: &Row<'_>) -> rusqlite::Result<Binding> {
         instance: row.get(11)?,
         reg_id: row.get(12)?,
         updated_at_ms: row.get(13)?,
+        action: decode_action(row.get::<_, Option<String>>(ACTION_COLUMN)?).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(ACTION_COLUMN, Type::Text, Box::new(e))
+        })?,
     })
 }
 

@@ -2,7 +2,7 @@
 
 use rusqlite::{params, Connection, Params};
 
-use super::codec::{decode_row, encode_path, is_bad_value, sql_ms, COLUMNS};
+use super::codec::{decode_row, encode_action, encode_path, is_bad_value, sql_ms, COLUMNS};
 use crate::hot::ExpiryKey;
 use crate::Binding;
 
@@ -12,8 +12,8 @@ pub(crate) fn replace_aor(conn: &Connection, aor: &str, set: &[Binding]) -> rusq
         .execute([aor])?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO bindings (aor, contact, position, q, expires_at_ms, call_id, cseq, \
-         received, transport, local_addr, user_agent, path, instance, reg_id, updated_at_ms) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+         received, transport, local_addr, user_agent, path, instance, reg_id, updated_at_ms, \
+         action) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?;
     for (position, b) in (0_i64..).zip(set) {
         insert.execute(params![
@@ -32,6 +32,7 @@ pub(crate) fn replace_aor(conn: &Connection, aor: &str, set: &[Binding]) -> rusq
             b.instance,
             b.reg_id,
             sql_ms(b.updated_at_ms),
+            encode_action(b.action),
         ])?;
     }
     Ok(())

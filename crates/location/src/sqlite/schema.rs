@@ -12,7 +12,11 @@ use crate::StoreError;
 /// [`crate::Binding`] field (`local` is stored as `local_addr`, `path` in the
 /// encoding of [`super::codec::encode_path`]) plus `position`, the index of
 /// the binding within its AOR's set, so a reload restores the set in order.
-const MIGRATIONS: &[&str] = &["
+///
+/// Version 2 adds `action` (the RFC 2543 Contact parameter, `proxy`,
+/// `redirect` or NULL); rows written by version 1 keep NULL.
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE bindings (
         aor           TEXT    NOT NULL,
         contact       TEXT    NOT NULL,
@@ -32,7 +36,11 @@ const MIGRATIONS: &[&str] = &["
         PRIMARY KEY (aor, contact)
     ) WITHOUT ROWID;
     CREATE INDEX bindings_by_expiry ON bindings (expires_at_ms);
-"];
+",
+    "
+    ALTER TABLE bindings ADD COLUMN action TEXT;
+",
+];
 
 /// The schema version this build writes and reads.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -217,6 +217,7 @@ mod tests {
             path: Vec::new(),
             instance: None,
             reg_id: None,
+            action: None,
             updated_at_ms: 0,
         }
     }

@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests.
 
-use location::Binding;
+use location::{Binding, ContactAction};
 
 pub const ALICE: &str = "sip:alice@example.com";
 pub const BOB: &str = "sip:bob@example.com";
@@ -21,6 +21,7 @@ pub fn binding(aor: &str, contact: &str, expires_at_ms: u64) -> Binding {
         path: vec!["<sip:p1.example.com;lr>".into(), "<sip:p2:5:6@x;lr>".into()],
         instance: Some("<urn:uuid:00000000-0000-1000-8000-000A95A0E128>".into()),
         reg_id: Some(1),
+        action: Some(ContactAction::Proxy),
         updated_at_ms: 1_000,
     }
 }

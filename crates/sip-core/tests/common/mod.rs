@@ -71,7 +71,10 @@ impl Registrar {
 
     pub fn with_local(cfg: RegistrarConfig, local: SocketAddr) -> Registrar {
         Registrar {
-            core: Core::new(CoreConfig { registrar: cfg }),
+            core: Core::new(CoreConfig {
+                registrar: cfg,
+                ..CoreConfig::default()
+            }),
             store: MemoryStore::new(),
             local,
             local_hosts: Vec::new(),
@@ -92,6 +95,7 @@ impl Registrar {
             local: self.local,
             transport: Transport::Udp,
             local_hosts: &self.local_hosts,
+            multicast: false,
         };
         let reply = match self.core.handle_request(&req, &ctx, now_ms) {
             Action::Ignore => return None,
