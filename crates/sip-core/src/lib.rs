@@ -9,6 +9,7 @@
 //! - [`core`]: the dispatcher that turns a parsed request into an [`core::Action`].
 
 pub mod core;
+pub mod digest;
 pub mod registrar;
 pub mod response;
 pub mod transaction;
