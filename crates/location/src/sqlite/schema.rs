@@ -12,7 +12,15 @@ use crate::StoreError;
 /// [`crate::Binding`] field (`local` is stored as `local_addr`, `path` in the
 /// encoding of [`super::codec::encode_path`]) plus `position`, the index of
 /// the binding within its AOR's set, so a reload restores the set in order.
-const MIGRATIONS: &[&str] = &["
+///
+/// The `users` table (version 2) holds one row per (domain, username) with
+/// the realm its HA1 values were computed for and one HA1 column per digest
+/// algorithm (NULL when unknown, e.g. for users imported from an htdigest
+/// file, which carries MD5 only); passwords are never stored. Triggers bump
+/// `users_version.version` on every change, so a running server notices
+/// changes made by `locus users` with one cheap query.
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE bindings (
         aor           TEXT    NOT NULL,
         contact       TEXT    NOT NULL,
@@ -32,7 +40,32 @@ const MIGRATIONS: &[&str] = &["
         PRIMARY KEY (aor, contact)
     ) WITHOUT ROWID;
     CREATE INDEX bindings_by_expiry ON bindings (expires_at_ms);
-"];
+",
+    "
+    CREATE TABLE users (
+        domain         TEXT    NOT NULL,
+        username       TEXT    NOT NULL,
+        realm          TEXT    NOT NULL,
+        ha1_md5        TEXT,
+        ha1_sha256     TEXT,
+        ha1_sha512_256 TEXT,
+        updated_at_ms  INTEGER NOT NULL,
+        PRIMARY KEY (domain, username)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX users_by_realm ON users (realm, username);
+    CREATE TABLE users_version (
+        id      INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL
+    );
+    INSERT INTO users_version (id, version) VALUES (1, 0);
+    CREATE TRIGGER users_inserted AFTER INSERT ON users
+        BEGIN UPDATE users_version SET version = version + 1; END;
+    CREATE TRIGGER users_updated AFTER UPDATE ON users
+        BEGIN UPDATE users_version SET version = version + 1; END;
+    CREATE TRIGGER users_deleted AFTER DELETE ON users
+        BEGIN UPDATE users_version SET version = version + 1; END;
+",
+];
 
 /// The schema version this build writes and reads.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
