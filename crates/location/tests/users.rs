@@ -72,7 +72,7 @@ fn cache_sees_changes_from_another_connection() {
     assert_eq!(found.ha1.md5.as_deref(), Some("aa"));
     assert!(cache.find("example.org", "alice").is_none());
     assert!(cache.find("example.com", "bob").is_none());
-    assert_eq!(cache.len(), 1);
+    assert_eq!(cache.count(), 1);
     admin.remove("example.com", "alice").unwrap();
     assert!(cache.refresh().unwrap());
     assert!(cache.find("example.com", "alice").is_none());

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::auth_config::{resolve_abuse, resolve_auth, AbuseFile, AuthFile, AuthSettings};
 use crate::cli::ServeArgs;
+use sip_core::abuse::AbuseConfig;
 
 /// Default directory of the location database.
 pub const DEFAULT_DATA_DIR: &str = "./locus-data";
@@ -129,6 +131,10 @@ pub struct Settings {
     pub tcp_idle_timeout: Duration,
     /// Log verbosity, one of [`LOG_LEVELS`], lowercase.
     pub log_level: String,
+    /// Digest authentication.
+    pub auth: AuthSettings,
+    /// Brute-force and flood limits.
+    pub abuse: AbuseConfig,
 }
 
 impl fmt::Display for Settings {
@@ -222,6 +228,8 @@ struct FileConfig {
     max_contacts: Option<u32>,
     tcp_idle_timeout: Option<u32>,
     log_level: Option<String>,
+    auth: Option<AuthFile>,
+    abuse: Option<AbuseFile>,
 }
 
 impl FileConfig {
@@ -301,6 +309,8 @@ pub fn resolve(args: &ServeArgs) -> Result<Settings, ConfigError> {
         .or(file.log_level)
         .unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_owned());
 
+    let auth = resolve_auth(args, file.auth.unwrap_or_default())?;
+    let abuse = resolve_abuse(args, file.abuse.unwrap_or_default())?;
     check_listen(&listen)?;
     check_expires(min_expires, default_expires, max_expires)?;
     Ok(Settings {
@@ -319,6 +329,8 @@ pub fn resolve(args: &ServeArgs) -> Result<Settings, ConfigError> {
             at_least_one("--tcp-idle-timeout", "tcp_idle_timeout", tcp_idle_timeout)?.into(),
         ),
         log_level: normalize_log_level(&log_level)?,
+        auth,
+        abuse,
     })
 }
 
@@ -421,7 +433,7 @@ fn normalize_domains(domains: &[String]) -> Result<Vec<String>, ConfigError> {
 
 /// Lowercases a hostname or IP literal; IPv6 (bare or bracketed) becomes the
 /// bracketed canonical form. `None` when it is neither.
-fn normalize_domain(raw: &str) -> Option<String> {
+pub(crate) fn normalize_domain(raw: &str) -> Option<String> {
     let lower = raw.to_ascii_lowercase();
     if let Some(inner) = lower.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
         return inner.parse::<Ipv6Addr>().ok().map(|ip| format!("[{ip}]"));
@@ -461,7 +473,7 @@ mod tests {
     fn serve_args(flags: &[&str]) -> ServeArgs {
         let argv = ["locus", "serve"].iter().chain(flags);
         match Cli::try_parse_from(argv).expect("flags parse").command {
-            Command::Serve(args) => args,
+            Command::Serve(args) => *args,
             other => panic!("expected serve, got {other:?}"),
         }
     }
@@ -505,6 +517,8 @@ mod tests {
                 max_contacts: 10,
                 tcp_idle_timeout: Duration::from_secs(300),
                 log_level: "info".to_owned(),
+                auth: settings.auth.clone(),
+                abuse: settings.abuse.clone(),
             }
         );
     }
@@ -574,13 +588,21 @@ mod tests {
                 max_contacts: 2,
                 tcp_idle_timeout: Duration::from_secs(9),
                 log_level: "trace".to_owned(),
+                auth: merged.auth.clone(),
+                abuse: merged.abuse.clone(),
             }
         );
     }
 
     #[test]
     fn partial_file_keeps_other_defaults() {
-        let settings = resolve_with("max_contacts = 3\n", &["--min-expires", "5"]).expect("valid");
+        let settings = resolve_with(
+            "max_contacts = 3\n[auth]\nrealm = \"corp\"\n[abuse]\nblock_time = 5\n",
+            &["--min-expires", "5"],
+        )
+        .expect("valid");
+        assert_eq!(settings.auth.realm.as_deref(), Some("corp"));
+        assert_eq!(settings.abuse.block_ms, 5000);
         assert_eq!(settings.max_contacts, 3);
         assert_eq!(settings.min_expires, 5);
         assert_eq!(settings.default_expires, 3600);
@@ -773,6 +795,7 @@ mod tests {
     /// in step with the constants.
     #[test]
     fn help_defaults_match_constants() {
+        use crate::auth_config as ca;
         let cli = Cli::command();
         let serve = cli.find_subcommand("serve").expect("serve subcommand");
         let help_of = |id: &str| {
@@ -791,6 +814,16 @@ mod tests {
             ("max_contacts", DEFAULT_MAX_CONTACTS.to_string()),
             ("tcp_idle_timeout", DEFAULT_TCP_IDLE_TIMEOUT.to_string()),
             ("log_level", DEFAULT_LOG_LEVEL.to_owned()),
+            ("nonce_lifetime", ca::DEFAULT_NONCE_LIFETIME.to_string()),
+            ("failure_limit", ca::DEFAULT_FAILURE_LIMIT.to_string()),
+            (
+                "user_failure_limit",
+                ca::DEFAULT_USER_FAILURE_LIMIT.to_string(),
+            ),
+            ("failure_window", ca::DEFAULT_FAILURE_WINDOW.to_string()),
+            ("block_time", ca::DEFAULT_BLOCK_TIME.to_string()),
+            ("rate_limit", ca::DEFAULT_RATE_LIMIT.to_string()),
+            ("rate_window", ca::DEFAULT_RATE_WINDOW.to_string()),
         ];
         for (id, value) in expected {
             let help = help_of(id);

@@ -1,5 +1,7 @@
 //! What the shell needs to know to serve.
 
+use crate::security::AuthSetup;
+use sip_core::abuse::AbuseConfig;
 use sip_core::CoreConfig;
 use sip_message::Limits;
 use std::net::SocketAddr;
@@ -46,4 +48,8 @@ pub struct ServerConfig {
     /// Extra names of this server accepted in Request-URIs (its listen
     /// addresses are always accepted).
     pub local_hosts: Vec<String>,
+    /// Digest authentication; `None` serves without (`--auth off`).
+    pub auth: Option<AuthSetup>,
+    /// Brute-force and flood limits.
+    pub abuse: AbuseConfig,
 }

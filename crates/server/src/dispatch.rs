@@ -6,15 +6,17 @@
 //! for durability and the send run in a spawned task.
 
 use crate::config::ServerConfig;
+use crate::security::{Metrics, Security};
 use bytes::Bytes;
 use location::LocationStore;
+use sip_core::abuse::{Admission, BlockAction};
 use sip_core::core::Reply;
 use sip_core::response::{fallback_error_response, response_destination};
 use sip_core::{
     Action, Core, RequestContext, TransactionKey, TransactionTable, Transport, TxDisposition,
 };
 use sip_message::{Limits, Message, Method};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -69,6 +71,7 @@ pub(crate) struct Shared<S> {
     local_hosts: Vec<String>,
     in_flight: AtomicUsize,
     idle: Notify,
+    security: Arc<Security>,
 }
 
 /// Counts a request in flight until dropped.
@@ -83,7 +86,12 @@ impl<S> Drop for InFlight<S> {
 }
 
 impl<S: LocationStore> Shared<S> {
-    pub(crate) fn new(cfg: &ServerConfig, store: Arc<S>, local_hosts: Vec<String>) -> Self {
+    pub(crate) fn new(
+        cfg: &ServerConfig,
+        store: Arc<S>,
+        local_hosts: Vec<String>,
+        security: Arc<Security>,
+    ) -> Self {
         Shared {
             core: Core::new(cfg.core.clone()),
             store,
@@ -96,6 +104,7 @@ impl<S: LocationStore> Shared<S> {
             local_hosts,
             in_flight: AtomicUsize::new(0),
             idle: Notify::new(),
+            security,
         }
     }
 
@@ -105,9 +114,7 @@ impl<S: LocationStore> Shared<S> {
     }
 
     fn shard(&self, key: &TransactionKey) -> &Mutex<TransactionTable> {
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        &self.txs[(h.finish() as usize) & (TX_SHARDS - 1)]
+        &self.txs[(self.hasher.hash_one(key) as usize) & (TX_SHARDS - 1)]
     }
 
     fn with_tx<R>(&self, key: &TransactionKey, f: impl FnOnce(&mut TransactionTable) -> R) -> R {
@@ -171,15 +178,41 @@ impl<S: LocationStore> Shared<S> {
             return;
         }
         let now = crate::now_ms();
+        if msg.method() == Some(Method::Ack) {
+            return;
+        }
+        let metrics = &self.security.metrics;
+        match self.security.guard.admit(source.ip(), now) {
+            Admission::Admit => {}
+            Admission::Throttled { first } => {
+                Metrics::inc(&metrics.abuse_throttled_requests);
+                if first {
+                    tracing::warn!(peer = %source.ip(), "request rate limit exceeded: dropping requests from this address");
+                }
+                return;
+            }
+            Admission::Blocked(action) => {
+                Metrics::inc(&metrics.abuse_blocked_requests);
+                if action == BlockAction::Forbidden {
+                    let bytes =
+                        self.core
+                            .write_response(&msg, source, &Reply::new(403, "Forbidden"));
+                    self.spawn_send(
+                        responder,
+                        Bytes::from(bytes),
+                        response_destination(&msg, source),
+                    );
+                }
+                return;
+            }
+        }
         let ctx = RequestContext {
             source,
             local,
             transport,
             local_hosts: &self.local_hosts,
+            auth: self.security.authenticator(),
         };
-        if msg.method() == Some(Method::Ack) {
-            return;
-        }
         let Some(key) = TransactionKey::of(&msg) else {
             // No usable Via: the request cannot be answered (RFC 3261 §18.2.2).
             tracing::info!(peer = %crate::peer(source), "request without a valid Via dropped");
@@ -199,6 +232,10 @@ impl<S: LocationStore> Shared<S> {
                 self.with_tx(&key, |t| t.on_final_response(&key, Bytes::new(), true, now))
             }
             Action::Respond(reply) => self.respond(msg, key, source, responder, reply),
+            Action::Refuse(refusal) => {
+                self.security.on_refusal(&refusal.outcome, source, now);
+                self.respond(msg, key, source, responder, refusal.reply);
+            }
             Action::Register(pending) => {
                 let pending = Arc::new(*pending);
                 let p = pending.clone();

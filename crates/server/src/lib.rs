@@ -8,12 +8,14 @@
 
 mod config;
 mod dispatch;
+mod security;
 mod shutdown;
 mod tcp;
 mod timers;
 mod udp;
 
 pub use config::{ListenAddr, ServerConfig};
+pub use security::{AuthMode, AuthSetup, Metrics};
 pub use shutdown::Shutdown;
 
 use location::LocationStore;
@@ -75,7 +77,18 @@ impl Bound {
             .map(|a| a.addr().ip().to_string())
             .chain(self.cfg.local_hosts.iter().cloned())
             .collect();
-        let shared = Arc::new(dispatch::Shared::new(&self.cfg, store.clone(), local_hosts));
+        let metrics = Arc::new(Metrics::default());
+        let security = Arc::new(security::Security::new(
+            self.cfg.auth.as_ref(),
+            &self.cfg.abuse,
+            metrics.clone(),
+        ));
+        let shared = Arc::new(dispatch::Shared::new(
+            &self.cfg,
+            store.clone(),
+            local_hosts,
+            security.clone(),
+        ));
         let mut tasks = tokio::task::JoinSet::new();
         for sock in self.udp {
             tasks.spawn(udp::serve(shared.clone(), sock, shutdown.clone()));
@@ -84,8 +97,18 @@ impl Bound {
             tasks.spawn(tcp::serve(shared.clone(), listener, shutdown.clone()));
         }
         tasks.spawn(timers::run(shared.clone(), shutdown.clone()));
+        tasks.spawn(security::housekeeping(security, shutdown.clone()));
         while tasks.join_next().await.is_some() {}
         shared.wait_in_flight().await;
+        let counters: Vec<String> = metrics
+            .snapshot()
+            .into_iter()
+            .filter(|(_, v)| *v > 0)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if !counters.is_empty() {
+            tracing::info!(counters = %counters.join(" "), "security counters");
+        }
         store.close().await
     }
 }

@@ -80,6 +80,7 @@ fn registrar_decision(c: &mut Criterion) {
         local,
         transport: Transport::Udp,
         local_hosts: &local_hosts,
+        auth: None,
     };
     // The phone's own binding (refreshed by the request) and one of another device.
     let existing = vec![

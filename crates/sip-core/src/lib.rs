@@ -8,6 +8,8 @@
 //! - [`response`]: building responses from requests (§8.2.6, RFC 3581).
 //! - [`core`]: the dispatcher that turns a parsed request into an [`core::Action`].
 
+pub mod abuse;
+pub mod auth;
 pub mod core;
 pub mod digest;
 pub mod registrar;

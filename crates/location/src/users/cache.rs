@@ -61,7 +61,7 @@ impl<S: UserStore> UserCache<S> {
     }
 
     /// The number of accounts in the snapshot.
-    pub fn len(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.current().values().map(HashMap::len).sum()
     }
 

@@ -46,21 +46,6 @@ pub struct User {
     pub ha1: Ha1Set,
 }
 
-impl User {
-    /// True when this account owns the AOR `aor` (`sip:user@domain` or
-    /// `sips:user@domain`, canonical form).
-    pub fn owns(&self, aor: &str) -> bool {
-        let rest = aor
-            .strip_prefix("sip:")
-            .or_else(|| aor.strip_prefix("sips:"))
-            .unwrap_or(aor);
-        match rest.rsplit_once('@') {
-            Some((user, domain)) => user == self.username && domain == self.domain,
-            None => false,
-        }
-    }
-}
-
 /// Account administration, implemented by each backend.
 pub trait UserStore: Send + Sync + 'static {
     /// Adds or replaces the account (`domain`, `username`). Returns true
@@ -83,25 +68,4 @@ pub trait UserDirectory: Send + Sync {
     fn find(&self, realm: &str, username: &str) -> Option<Arc<User>>;
     /// True when there are no accounts at all.
     fn is_empty(&self) -> bool;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ownership_is_exact() {
-        let u = User {
-            username: "alice".into(),
-            domain: "example.com".into(),
-            realm: "example.com".into(),
-            ha1: Ha1Set::default(),
-        };
-        assert!(u.owns("sip:alice@example.com"));
-        assert!(u.owns("sips:alice@example.com"));
-        assert!(!u.owns("sip:bob@example.com"));
-        assert!(!u.owns("sip:alice@example.org"));
-        assert!(!u.owns("sip:example.com"));
-        assert!(!u.owns("sip:Alice@example.com"));
-    }
 }
