@@ -463,7 +463,7 @@ fn a_noisy_source_is_throttled_while_another_is_served() {
         answered += 1;
     }
     assert!(
-        answered >= 1 && answered <= 25,
+        (1..=25).contains(&answered),
         "{answered} of {burst} answered"
     );
     let calm = UdpClient::bound("127.0.0.2", locus.addr());
