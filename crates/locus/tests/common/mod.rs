@@ -438,7 +438,8 @@ pub fn users_cmd(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> std::pr
         .unwrap();
     let mut input = child.stdin.take().unwrap();
     if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).unwrap();
+        // The command may exit before reading (e.g. the account exists).
+        let _ = input.write_all(text.as_bytes());
     }
     drop(input);
     child.wait_with_output().unwrap()
