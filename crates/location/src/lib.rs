@@ -30,6 +30,10 @@
 //!   into the hot table and its index. [`read_bindings`] reads the file
 //!   read-only while a server runs (WAL mode).
 //!
+//! * **Users.** The accounts of digest authentication live in the same
+//!   database (table `users`); see [`UserStore`], [`SqliteUsers`] and the
+//!   in-memory [`UserCache`] the server authenticates from.
+//!
 //! [`MemoryStore`] is the hot table alone, for tests and for running without
 //! persistence. The store holds no clock: callers pass `now_ms`
 //! (Unix epoch milliseconds) everywhere.
@@ -42,9 +46,11 @@ mod hot;
 mod memory;
 mod sqlite;
 mod store;
+mod users;
 
 pub use binding::{Binding, ContactAction};
 pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use sqlite::{read_bindings, SqliteStore, DB_FILE};
 pub use store::LocationStore;
+pub use users::{Ha1Set, SqliteUsers, User, UserCache, UserDirectory, UserStore};

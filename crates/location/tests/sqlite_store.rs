@@ -502,7 +502,7 @@ async fn a_version_1_database_is_migrated_keeping_its_rows() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3, "action (v2) then users (v3)");
     drop(conn);
     let reread = read_bindings(dir.path(), Some(ALICE), 0).unwrap();
     assert_eq!(reread.len(), 1);

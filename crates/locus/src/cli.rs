@@ -28,10 +28,62 @@ pub struct Cli {
 /// A `locus` subcommand.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the registrar, proxy and redirect server.
+    /// Run the registrar, proxy and redirect server (with digest authentication).
     Serve(Box<ServeArgs>),
     /// Print the stored bindings of every address-of-record, or of one.
     Bindings(BindingsArgs),
+    /// Manage the accounts of digest authentication.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+/// A `locus users` subcommand.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add an account (asks for its password).
+    Add(UserArgs),
+    /// Change an account's password.
+    Passwd(UserArgs),
+    /// Remove an account.
+    Remove(UserArgs),
+    /// List the accounts (name, domain, realm, algorithms it can use).
+    List(UsersListArgs),
+}
+
+/// Arguments of `locus users add|passwd|remove`.
+#[derive(Debug, Clone, Args)]
+pub struct UserArgs {
+    /// The user name (the user part of the address-of-record it owns)
+    #[arg(value_name = "USER")]
+    pub user: String,
+
+    /// The domain of the address-of-record (USER@DOMAIN)
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: String,
+
+    /// Realm the password hashes are computed for (add only; must match the server's --realm) [default: the domain]
+    #[arg(long, value_name = "REALM")]
+    pub realm: Option<String>,
+
+    /// Directory holding the database
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+
+    /// Read the password from the first line of standard input instead of prompting
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// Arguments of `locus users list`.
+#[derive(Debug, Clone, Args)]
+pub struct UsersListArgs {
+    /// Only the accounts of this domain
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
+
+    /// Directory holding the database
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
 }
 
 /// Flags of `locus serve`.
@@ -40,7 +92,7 @@ pub enum Command {
 /// told apart from values of the config file and the built-in defaults.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// TOML file with the same settings (keys: listen, domains, data_dir, default_expires, min_expires, max_expires, max_contacts, tcp_idle_timeout, log_level, mode, domain_modes, forking, branch_timeout, record_route, relay, relay_denied_status, multicast, multicast_register, multicast_reply, multicast_interface); flags override it
+    /// TOML file with the same settings (keys: listen, domains, data_dir, default_expires, min_expires, max_expires, max_contacts, tcp_idle_timeout, log_level, mode, domain_modes, forking, branch_timeout, record_route, relay, relay_denied_status, multicast, multicast_register, multicast_reply, multicast_interface, and tables [auth] and [abuse]); flags override it
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -124,6 +176,60 @@ pub struct ServeArgs {
     #[arg(long, value_name = "LEVEL", ignore_case = true,
           value_parser = PossibleValuesParser::new(LOG_LEVELS))]
     pub log_level: Option<String>,
+
+    /// Digest authentication: on or off [default: on when accounts exist; a listener not on loopback requires accounts or --auth off]
+    #[arg(long, value_name = "on|off", ignore_case = true,
+          value_parser = PossibleValuesParser::new(["on", "off"]))]
+    pub auth: Option<String>,
+
+    /// Realm of every challenge [default: the domain of the request]
+    #[arg(long, value_name = "REALM")]
+    pub realm: Option<String>,
+
+    /// Digest algorithms offered, comma-separated, from SHA-512-256, SHA-256, MD5 (sent strongest first) [default: SHA-512-256,SHA-256,MD5]
+    #[arg(long, value_name = "LIST")]
+    pub auth_algorithms: Option<String>,
+
+    /// How long a nonce stays valid, in seconds; older ones get stale=true [default: 300]
+    #[arg(long, value_name = "SECS")]
+    pub nonce_lifetime: Option<u32>,
+
+    /// htdigest-style file (user:realm:MD5-HA1 lines) imported into the accounts at start
+    #[arg(long, value_name = "FILE")]
+    pub users_file: Option<PathBuf>,
+
+    /// Let the account IDENTITY (user@domain) register AORs matching PATTERN (user@domain, *@domain or *); repeatable
+    #[arg(long, value_name = "IDENTITY=PATTERN")]
+    pub allow_third_party: Vec<String>,
+
+    /// Failed authentications from one address within --failure-window that block it; 0 disables [default: 10]
+    #[arg(long, value_name = "N")]
+    pub failure_limit: Option<u32>,
+
+    /// Failed authentications for one user name within --failure-window after which every address failing for it is blocked; 0 disables [default: 20]
+    #[arg(long, value_name = "N")]
+    pub user_failure_limit: Option<u32>,
+
+    /// Sliding window of the failure counters, in seconds [default: 60]
+    #[arg(long, value_name = "SECS")]
+    pub failure_window: Option<u32>,
+
+    /// How long a blocked address stays blocked, in seconds [default: 600]
+    #[arg(long, value_name = "SECS")]
+    pub block_time: Option<u32>,
+
+    /// What a blocked address gets: drop (no answer) or 403 [default: drop]
+    #[arg(long, value_name = "drop|403", ignore_case = true,
+          value_parser = PossibleValuesParser::new(["drop", "403"]))]
+    pub block_action: Option<String>,
+
+    /// Requests one address may send within --rate-window before the excess is dropped; 0 disables [default: 500]
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<u32>,
+
+    /// Window of the rate limit, in seconds [default: 2]
+    #[arg(long, value_name = "SECS")]
+    pub rate_window: Option<u32>,
 }
 
 /// Arguments of `locus bindings`.

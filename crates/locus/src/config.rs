@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::auth_config::{resolve_abuse, resolve_auth, AbuseFile, AuthFile, AuthSettings};
 use crate::cli::ServeArgs;
+use sip_core::abuse::AbuseConfig;
 
 /// Default directory of the location database.
 pub const DEFAULT_DATA_DIR: &str = "./locus-data";
@@ -199,6 +201,10 @@ pub struct Settings {
     pub log_level: String,
     /// Proxy, redirect, relay and multicast behaviour.
     pub routing: RoutingSettings,
+    /// Digest authentication.
+    pub auth: AuthSettings,
+    /// Brute-force and flood limits.
+    pub abuse: AbuseConfig,
 }
 
 impl fmt::Display for Settings {
@@ -303,6 +309,8 @@ struct FileConfig {
     multicast_register: Option<String>,
     multicast_reply: Option<String>,
     multicast_interface: Option<std::net::Ipv4Addr>,
+    auth: Option<AuthFile>,
+    abuse: Option<AbuseFile>,
 }
 
 impl FileConfig {
@@ -383,6 +391,8 @@ pub fn resolve(args: &ServeArgs) -> Result<Settings, ConfigError> {
         .or(file.log_level)
         .unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_owned());
 
+    let auth = resolve_auth(args, file.auth.unwrap_or_default())?;
+    let abuse = resolve_abuse(args, file.abuse.unwrap_or_default())?;
     check_listen(&listen)?;
     check_expires(min_expires, default_expires, max_expires)?;
     Ok(Settings {
@@ -402,6 +412,8 @@ pub fn resolve(args: &ServeArgs) -> Result<Settings, ConfigError> {
         ),
         log_level: normalize_log_level(&log_level)?,
         routing,
+        auth,
+        abuse,
     })
 }
 
@@ -633,7 +645,7 @@ fn normalize_domains(domains: &[String]) -> Result<Vec<String>, ConfigError> {
 
 /// Lowercases a hostname or IP literal; IPv6 (bare or bracketed) becomes the
 /// bracketed canonical form. `None` when it is neither.
-fn normalize_domain(raw: &str) -> Option<String> {
+pub(crate) fn normalize_domain(raw: &str) -> Option<String> {
     let lower = raw.to_ascii_lowercase();
     if let Some(inner) = lower.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
         return inner.parse::<Ipv6Addr>().ok().map(|ip| format!("[{ip}]"));
@@ -718,6 +730,8 @@ mod tests {
                 tcp_idle_timeout: Duration::from_secs(300),
                 log_level: "info".to_owned(),
                 routing: RoutingSettings::default(),
+                auth: settings.auth.clone(),
+                abuse: settings.abuse.clone(),
             }
         );
     }
@@ -788,13 +802,21 @@ mod tests {
                 tcp_idle_timeout: Duration::from_secs(9),
                 log_level: "trace".to_owned(),
                 routing: RoutingSettings::default(),
+                auth: merged.auth.clone(),
+                abuse: merged.abuse.clone(),
             }
         );
     }
 
     #[test]
     fn partial_file_keeps_other_defaults() {
-        let settings = resolve_with("max_contacts = 3\n", &["--min-expires", "5"]).expect("valid");
+        let settings = resolve_with(
+            "max_contacts = 3\n[auth]\nrealm = \"corp\"\n[abuse]\nblock_time = 5\n",
+            &["--min-expires", "5"],
+        )
+        .expect("valid");
+        assert_eq!(settings.auth.realm.as_deref(), Some("corp"));
+        assert_eq!(settings.abuse.block_ms, 5000);
         assert_eq!(settings.max_contacts, 3);
         assert_eq!(settings.min_expires, 5);
         assert_eq!(settings.default_expires, 3600);
@@ -1054,6 +1076,7 @@ mod tests {
     /// in step with the constants.
     #[test]
     fn help_defaults_match_constants() {
+        use crate::auth_config as ca;
         let cli = Cli::command();
         let serve = cli.find_subcommand("serve").expect("serve subcommand");
         let help_of = |id: &str| {
@@ -1073,6 +1096,16 @@ mod tests {
             ("tcp_idle_timeout", DEFAULT_TCP_IDLE_TIMEOUT.to_string()),
             ("log_level", DEFAULT_LOG_LEVEL.to_owned()),
             ("branch_timeout", DEFAULT_BRANCH_TIMEOUT.to_string()),
+            ("nonce_lifetime", ca::DEFAULT_NONCE_LIFETIME.to_string()),
+            ("failure_limit", ca::DEFAULT_FAILURE_LIMIT.to_string()),
+            (
+                "user_failure_limit",
+                ca::DEFAULT_USER_FAILURE_LIMIT.to_string(),
+            ),
+            ("failure_window", ca::DEFAULT_FAILURE_WINDOW.to_string()),
+            ("block_time", ca::DEFAULT_BLOCK_TIME.to_string()),
+            ("rate_limit", ca::DEFAULT_RATE_LIMIT.to_string()),
+            ("rate_window", ca::DEFAULT_RATE_WINDOW.to_string()),
         ];
         for (id, value) in expected {
             let help = help_of(id);

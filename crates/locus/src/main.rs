@@ -1,13 +1,18 @@
 //! `locus`: SIP registrar, location service and location-based router.
 //!
 //! Subcommands: `serve` runs the server, `bindings` prints the location
-//! store's current bindings.
+//! store's current bindings, `users` manages the accounts of digest
+//! authentication.
 
+mod auth_config;
 mod bindings_cmd;
 mod cli;
 mod config;
+mod htdigest;
 mod logging;
+mod secret;
 mod serve;
+mod users_cmd;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -19,5 +24,6 @@ fn main() -> ExitCode {
             serve::run(settings)
         }
         cli::Command::Bindings(args) => bindings_cmd::run(&args),
+        cli::Command::Users(cmd) => users_cmd::run(&cmd),
     }
 }

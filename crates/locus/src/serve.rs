@@ -1,12 +1,119 @@
 //! `locus serve`: open the store, bind the listeners, serve until SIGTERM.
 
-use crate::config::{Forking, Mode, Settings, Transport};
-use location::{LocationStore, SqliteStore};
-use server::{ListenAddr, ServerConfig, Shutdown};
+use crate::config::{Forking, ListenSpec, Mode, Settings, Transport};
+use location::{LocationStore, SqliteStore, SqliteUsers, UserCache};
+use server::{AuthMode, AuthSetup, ListenAddr, ServerConfig, Shutdown};
+use sip_core::auth::AuthConfig;
 use sip_core::proxy::{self, ProxyConfig};
 use sip_core::{CoreConfig, MulticastRegister, RegistrarConfig};
 use std::process::ExitCode;
 use std::sync::Arc;
+
+/// Exit status for a configuration that cannot be served (as for invalid flags).
+const EXIT_INVALID: u8 = 2;
+
+/// When to authenticate, from `--auth` and whether accounts exist; an
+/// error (exit 2) for a listener reachable from outside loopback with no
+/// account and no explicit `--auth off`.
+fn auth_mode(
+    enabled: Option<bool>,
+    has_users: bool,
+    listen: &[ListenSpec],
+) -> Result<Option<AuthMode>, String> {
+    match enabled {
+        Some(false) => Ok(None),
+        Some(true) => Ok(Some(AuthMode::Required)),
+        None if has_users => Ok(Some(AuthMode::Required)),
+        None => match listen.iter().find(|l| !l.addr.ip().is_loopback()) {
+            None => Ok(Some(AuthMode::WhenUsersExist)),
+            Some(open) => Err(format!(
+                "refusing to listen on {open} without authentication: there are no accounts, so \
+                 anyone could register as anyone. Add one with `locus users add USER --domain D` \
+                 (or import --users-file FILE), or pass --auth off to serve openly on purpose"
+            )),
+        },
+    }
+}
+
+/// Opens the accounts, importing `--users-file` first; errors are printed.
+fn open_users(settings: &Settings) -> Result<Arc<UserCache<SqliteUsers>>, ExitCode> {
+    let store = SqliteUsers::open(&settings.data_dir).map_err(|e| {
+        eprintln!("locus: error: cannot open the account database: {e}");
+        ExitCode::FAILURE
+    })?;
+    if let Some(path) = &settings.auth.users_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            eprintln!(
+                "locus: error: --users-file / auth.users_file: cannot read {}: {e}",
+                path.display()
+            );
+            ExitCode::from(EXIT_INVALID)
+        })?;
+        let users = crate::htdigest::parse(&text).map_err(|e| {
+            eprintln!(
+                "locus: error: --users-file / auth.users_file: {}: {e}",
+                path.display()
+            );
+            ExitCode::from(EXIT_INVALID)
+        })?;
+        let done = crate::htdigest::import(&store, &users, server::now_ms()).map_err(|e| {
+            eprintln!("locus: error: importing {}: {e}", path.display());
+            ExitCode::FAILURE
+        })?;
+        println!(
+            "imported {}: {} added, {} updated, {} unchanged (MD5 only)",
+            path.display(),
+            done.added,
+            done.updated,
+            done.unchanged
+        );
+    }
+    UserCache::new(store).map(Arc::new).map_err(|e| {
+        eprintln!("locus: error: cannot read the accounts: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+/// The authentication part of the server config (exit code on failure).
+fn auth_setup(settings: &Settings) -> Result<(Option<AuthSetup>, String), ExitCode> {
+    let users = open_users(settings)?;
+    let count = users.count();
+    let mode = auth_mode(settings.auth.enabled, count > 0, &settings.listen).map_err(|msg| {
+        eprintln!("locus: error: {msg}");
+        ExitCode::from(EXIT_INVALID)
+    })?;
+    let Some(mode) = mode else {
+        return Ok((None, "authentication: off (--auth off)".to_owned()));
+    };
+    let secret = crate::secret::load_or_create(&settings.data_dir).map_err(|e| {
+        eprintln!("locus: error: cannot read or create the server secret: {e}");
+        ExitCode::FAILURE
+    })?;
+    let a = &settings.auth;
+    let algs: Vec<&str> = a.algorithms.iter().map(|x| x.name()).collect();
+    let summary = match mode {
+        AuthMode::Required => format!(
+            "authentication: digest ({}), {count} account(s)",
+            algs.join(", ")
+        ),
+        AuthMode::WhenUsersExist => {
+            "authentication: open until the first account is added (loopback only)".to_owned()
+        }
+    };
+    let setup = AuthSetup {
+        mode,
+        config: AuthConfig {
+            realm: a.realm.clone(),
+            algorithms: a.algorithms.clone(),
+            nonce_lifetime_ms: u64::from(a.nonce_lifetime) * 1000,
+            grants: a.grants.clone(),
+            ..AuthConfig::default()
+        },
+        secret,
+        users,
+    };
+    Ok((Some(setup), summary))
+}
 
 /// Runs the server with validated settings; returns the process exit code.
 pub fn run(settings: Settings) -> ExitCode {
@@ -24,7 +131,7 @@ pub fn run(settings: Settings) -> ExitCode {
     runtime.block_on(serve(settings))
 }
 
-fn server_config(settings: &Settings) -> ServerConfig {
+fn server_config(settings: &Settings, auth: Option<AuthSetup>) -> ServerConfig {
     ServerConfig {
         listen: settings
             .listen
@@ -60,6 +167,8 @@ fn server_config(settings: &Settings) -> ServerConfig {
             interface: m.interface,
             reply_to_group: m.reply_to_group,
         }),
+        auth,
+        abuse: settings.abuse.clone(),
     }
 }
 
@@ -106,7 +215,12 @@ async fn serve(settings: Settings) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let bound = match server::bind(server_config(&settings)).await {
+    // Decided before binding: a refusal must not open any socket.
+    let (auth, auth_summary) = match auth_setup(&settings) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let bound = match server::bind(server_config(&settings, auth)).await {
         Ok(b) => b,
         Err(e) => {
             eprintln!("locus: error: {e}");
@@ -132,6 +246,7 @@ async fn serve(settings: Settings) -> ExitCode {
     };
     println!("mode: {mode}");
     println!("serving {domains}");
+    println!("{auth_summary}");
     println!("location store: {} (SQLite, durable)", db.display());
     let next = store
         .next_expiry()
@@ -169,4 +284,37 @@ fn spawn_signal_handler(shutdown: Shutdown) {
         }
         shutdown.trigger();
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_mode_rules() {
+        let lo: Vec<ListenSpec> = vec![
+            "udp:127.0.0.1:5060".parse().unwrap(),
+            "tcp:[::1]:5060".parse().unwrap(),
+        ];
+        let public: Vec<ListenSpec> = vec![
+            "udp:127.0.0.1:5060".parse().unwrap(),
+            "udp:0.0.0.0:5060".parse().unwrap(),
+        ];
+        assert_eq!(
+            auth_mode(None, false, &lo),
+            Ok(Some(AuthMode::WhenUsersExist))
+        );
+        assert_eq!(auth_mode(None, true, &lo), Ok(Some(AuthMode::Required)));
+        assert_eq!(auth_mode(None, true, &public), Ok(Some(AuthMode::Required)));
+        let err = auth_mode(None, false, &public).unwrap_err();
+        assert!(
+            err.contains("udp:0.0.0.0:5060") && err.contains("--auth off"),
+            "{err}"
+        );
+        assert_eq!(auth_mode(Some(false), false, &public), Ok(None));
+        assert_eq!(
+            auth_mode(Some(true), false, &lo),
+            Ok(Some(AuthMode::Required))
+        );
+    }
 }

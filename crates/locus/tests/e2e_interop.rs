@@ -124,3 +124,110 @@ fn sipsak_usrloc_mode_registers() {
     assert!(out.status.success(), "sipsak failed: {text}");
     assert!(text.contains("completed successful"), "{text}");
 }
+
+const SIPP_AUTH_REGISTER: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="digest register">
+  <send retrans="500">
+    <![CDATA[
+REGISTER sip:example.com SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: <sip:alice@example.com>;tag=[call_number]
+To: <sip:alice@example.com>
+Call-ID: [call_id]
+CSeq: 1 REGISTER
+Contact: <sip:alice@[local_ip]:[local_port]>
+Max-Forwards: 70
+Expires: 300
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="401" auth="true"/>
+  <send retrans="500">
+    <![CDATA[
+REGISTER sip:example.com SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: <sip:alice@example.com>;tag=[call_number]
+To: <sip:alice@example.com>
+Call-ID: [call_id]
+CSeq: 2 REGISTER
+Contact: <sip:alice@[local_ip]:[local_port]>
+[authentication username=alice password=alice-pw]
+Max-Forwards: 70
+Expires: 300
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+</scenario>
+"#;
+
+/// A server with alice in example.com and in 127.0.0.1 (sipsak's AOR),
+/// offering MD5 only: SIPp and sipsak answer only the first challenge and
+/// implement MD5 only.
+fn auth_server(tmp: &std::path::Path) -> Locus {
+    let data = tmp.join("data");
+    add_user(&data, "alice", "example.com", "alice-pw");
+    add_user(&data, "alice", "127.0.0.1", "alice-pw");
+    Locus::start_in(&data, free_port(), &["--auth-algorithms", "MD5"])
+}
+
+#[test]
+fn sipp_authenticates_with_digest() {
+    let sipp = tool("sipp");
+    let tmp = tempfile::tempdir().unwrap();
+    let locus = auth_server(tmp.path());
+    let scenario = tmp.path().join("auth.xml");
+    std::fs::write(&scenario, SIPP_AUTH_REGISTER).unwrap();
+    for transport in ["u1", "t1"] {
+        let status = Command::new(&sipp)
+            .current_dir(tmp.path())
+            .args([
+                "-sf",
+                scenario.to_str().unwrap(),
+                "-t",
+                transport,
+                "-i",
+                "127.0.0.1",
+            ])
+            .args(["-p", &free_port().to_string(), "-m", "5", "-timeout", "30"])
+            .args(["-timeout_error", "-nostdin", "-trace_err"])
+            .arg(locus.addr().to_string())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "sipp ({transport}) failed; see *_errors.log in {:?}",
+            tmp.path()
+        );
+    }
+    let (_, table) = bindings_cmd(&locus.data_dir, Some("alice@example.com"));
+    assert!(table.contains("sip:alice@example.com"), "{table}");
+}
+
+#[test]
+fn sipsak_authenticates_with_digest() {
+    let sipsak = tool("sipsak");
+    let tmp = tempfile::tempdir().unwrap();
+    let locus = auth_server(tmp.path());
+    let run = |password: &str| {
+        Command::new(&sipsak)
+            .args(["-U", "-C", "sip:alice@127.0.0.1:5099"])
+            .args(["-s", &format!("sip:alice@127.0.0.1:{}", locus.port)])
+            .args(["-x", "120", "-u", "alice", "-a", password, "-vv"])
+            .output()
+            .unwrap()
+    };
+    let out = run("alice-pw");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "sipsak failed: {text}");
+    assert!(text.contains("completed successful"), "{text}");
+    let out = run("wrong");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("authorization failed"), "{text}");
+}

@@ -1,5 +1,7 @@
 //! What the shell needs to know to serve.
 
+use crate::security::AuthSetup;
+use sip_core::abuse::AbuseConfig;
 use sip_core::CoreConfig;
 use sip_message::Limits;
 use std::net::SocketAddr;
@@ -48,6 +50,10 @@ pub struct ServerConfig {
     pub local_hosts: Vec<String>,
     /// Join the SIP multicast group, when set.
     pub multicast: Option<MulticastConfig>,
+    /// Digest authentication; `None` serves without (`--auth off`).
+    pub auth: Option<AuthSetup>,
+    /// Brute-force and flood limits.
+    pub abuse: AbuseConfig,
 }
 
 /// Serving the SIP multicast group 224.0.1.75:5060.

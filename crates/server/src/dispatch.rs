@@ -8,9 +8,11 @@
 use crate::config::ServerConfig;
 use crate::connections::Connections;
 use crate::router::Router;
+use crate::security::{Metrics, Security};
 use crate::shutdown::Shutdown;
 use bytes::Bytes;
 use location::LocationStore;
+use sip_core::abuse::{Admission, BlockAction};
 use sip_core::core::Reply;
 use sip_core::response::{fallback_error_response, response_destination};
 use sip_core::{
@@ -79,6 +81,7 @@ pub(crate) struct Shared<S> {
     local_hosts: Vec<String>,
     in_flight: AtomicUsize,
     idle: Notify,
+    security: Arc<Security>,
 }
 
 /// Counts a request in flight until dropped.
@@ -101,6 +104,7 @@ impl<S: LocationStore> Shared<S> {
         local_hosts: Vec<String>,
         udp: Vec<Arc<UdpSocket>>,
         shutdown: Shutdown,
+        security: Arc<Security>,
     ) -> Self {
         Shared {
             router: Router::new(Arc::new(core.clone())),
@@ -120,6 +124,7 @@ impl<S: LocationStore> Shared<S> {
             local_hosts,
             in_flight: AtomicUsize::new(0),
             idle: Notify::new(),
+            security,
         }
     }
 
@@ -237,12 +242,38 @@ impl<S: LocationStore> Shared<S> {
             return;
         }
         let now = crate::now_ms();
+        let metrics = &self.security.metrics;
+        match self.security.guard.admit(source.ip(), now) {
+            Admission::Admit => {}
+            Admission::Throttled { first } => {
+                Metrics::inc(&metrics.abuse_throttled_requests);
+                if first {
+                    tracing::warn!(peer = %source.ip(), "request rate limit exceeded: dropping requests from this address");
+                }
+                return;
+            }
+            Admission::Blocked(action) => {
+                Metrics::inc(&metrics.abuse_blocked_requests);
+                if action == BlockAction::Forbidden {
+                    let bytes =
+                        self.core
+                            .write_response(&msg, source, &Reply::new(403, "Forbidden"));
+                    self.spawn_send(
+                        responder,
+                        Bytes::from(bytes),
+                        response_destination(&msg, source),
+                    );
+                }
+                return;
+            }
+        }
         let ctx = RequestContext {
             source,
             local,
             transport,
             local_hosts: &self.local_hosts,
             multicast,
+            auth: self.security.authenticator(),
         };
         if msg.method() == Some(Method::Ack) || self.core.is_routed(&msg, &ctx) {
             self.route_request(msg, &ctx);
@@ -269,6 +300,10 @@ impl<S: LocationStore> Shared<S> {
                 self.with_tx(&key, |t| t.on_final_response(&key, Bytes::new(), true, now))
             }
             Action::Respond(reply) => self.respond(msg, key, source, to_group, responder, reply),
+            Action::Refuse(refusal) => {
+                self.security.on_refusal(&refusal.outcome, source, now);
+                self.respond(msg, key, source, to_group, responder, refusal.reply);
+            }
             Action::Register(pending) => {
                 let pending = Arc::new(*pending);
                 let p = pending.clone();

@@ -11,12 +11,14 @@ mod connections;
 mod dispatch;
 mod multicast;
 mod router;
+mod security;
 mod shutdown;
 mod tcp;
 mod timers;
 mod udp;
 
 pub use config::{ListenAddr, MulticastConfig, ServerConfig};
+pub use security::{AuthMode, AuthSetup, Metrics};
 pub use shutdown::Shutdown;
 
 use location::LocationStore;
@@ -96,6 +98,12 @@ impl Bound {
             .chain(loopback.then(|| "localhost".to_string()))
             .chain(self.cfg.local_hosts.iter().cloned())
             .collect();
+        let metrics = Arc::new(Metrics::default());
+        let security = Arc::new(security::Security::new(
+            self.cfg.auth.as_ref(),
+            &self.cfg.abuse,
+            metrics.clone(),
+        ));
         let mut core = self.cfg.core.clone();
         core.proxy.listeners = self
             .local_addrs()
@@ -118,6 +126,7 @@ impl Bound {
             local_hosts,
             self.udp.clone(),
             shutdown.clone(),
+            security.clone(),
         ));
         let mut tasks = tokio::task::JoinSet::new();
         if let Some(sock) = self.multicast {
@@ -130,8 +139,18 @@ impl Bound {
             tasks.spawn(tcp::serve(shared.clone(), listener, shutdown.clone()));
         }
         tasks.spawn(timers::run(shared.clone(), shutdown.clone()));
+        tasks.spawn(security::housekeeping(security, shutdown.clone()));
         while tasks.join_next().await.is_some() {}
         shared.wait_in_flight().await;
+        let counters: Vec<String> = metrics
+            .snapshot()
+            .into_iter()
+            .filter(|(_, v)| *v > 0)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if !counters.is_empty() {
+            tracing::info!(counters = %counters.join(" "), "security counters");
+        }
         store.close().await
     }
 }

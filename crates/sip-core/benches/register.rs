@@ -83,6 +83,7 @@ fn registrar_decision(c: &mut Criterion) {
         transport: Transport::Udp,
         local_hosts: &local_hosts,
         multicast: false,
+        auth: None,
     };
     // The phone's own binding (refreshed by the request) and one of another device.
     let existing = vec![

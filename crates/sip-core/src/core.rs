@@ -1,5 +1,6 @@
 //! The dispatcher: a parsed request and its context in, an [`Action`] out.
 
+use crate::auth::{strip_port, AuthOutcome, Authenticator, Refusal};
 use crate::registrar::{check_register, PendingRegister, RegistrarConfig};
 use crate::response::{start_response, TagGenerator};
 use sip_message::headers::CSeq;
@@ -32,7 +33,7 @@ impl Transport {
 }
 
 /// Where a request came from and where it arrived.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct RequestContext<'a> {
     /// The peer's address (source of the datagram or connection).
     pub source: SocketAddr,
@@ -45,6 +46,11 @@ pub struct RequestContext<'a> {
     pub local_hosts: &'a [String],
     /// True when the request came to the SIP multicast group (224.0.1.75).
     pub multicast: bool,
+    /// When set, REGISTER and OPTIONS must carry valid digest credentials
+    /// and a REGISTER must be for an AOR the user may register; `None`
+    /// serves without authentication (explicitly off, or the first-run
+    /// open mode).
+    pub auth: Option<&'a Authenticator>,
 }
 
 impl RequestContext<'_> {
@@ -107,6 +113,9 @@ pub enum Action {
     Register(Box<PendingRegister>),
     /// Send nothing (ACK, or a request that must be ignored).
     Ignore,
+    /// Authentication or authorization refused the request: send
+    /// `reply` (401 or 403), and count the outcome.
+    Refuse(Box<Refusal>),
 }
 
 /// Methods defined by RFC 3261 and its extensions: known, so a request
@@ -201,6 +210,20 @@ pub fn validate_request(req: &Message) -> Result<(), ParseError> {
     Ok(())
 }
 
+/// The host of the From URI (lower case, no port): the domain an
+/// OPTIONS request is authenticated for.
+fn from_domain(req: &Message) -> String {
+    req.header(HeaderName::From)
+        .and_then(|v| sip_message::NameAddr::parse(v).ok())
+        .and_then(|na| {
+            Uri::parse(na.uri)
+                .ok()
+                .and_then(|u| u.as_sip().map(|s| s.host_lowercase()))
+        })
+        .map(|h| strip_port(&h).to_string())
+        .unwrap_or_default()
+}
+
 impl Core {
     /// A core with this configuration.
     pub fn new(cfg: CoreConfig) -> Core {
@@ -256,16 +279,43 @@ impl Core {
             return Action::Respond(self.multicast_redirect(ctx));
         }
         match req.method() {
-            Some(Method::Register) => match check_register(&self.cfg.registrar, req, ctx, now_ms) {
-                Ok(p) => Action::Register(Box::new(p)),
-                Err(reply) => Action::Respond(reply),
-            },
-            Some(Method::Options) => Action::Respond(
-                Reply::new(200, "OK")
-                    .with_header("Allow", crate::ALLOW)
-                    .with_header("Supported", crate::SUPPORTED.join(", "))
-                    .with_header("Accept", "application/sdp"),
-            ),
+            Some(Method::Register) => {
+                let pending = match check_register(&self.cfg.registrar, req, ctx, now_ms) {
+                    Ok(p) => p,
+                    Err(reply) => return Action::Respond(reply),
+                };
+                if let Some(auth) = ctx.auth {
+                    // §10.3 steps 3 and 4, for the domain of the AOR.
+                    let domain = pending.aor_domain();
+                    let user = match auth.authenticate(req, domain, now_ms) {
+                        Ok(user) => user,
+                        Err(refusal) => return Action::Refuse(Box::new(refusal)),
+                    };
+                    if !auth.may_register(&user, &pending.aor) {
+                        return Action::Refuse(Box::new(Refusal {
+                            reply: Reply::new(403, "Forbidden"),
+                            outcome: AuthOutcome::Forbidden {
+                                identity: format!("{}@{}", user.username, user.domain),
+                            },
+                        }));
+                    }
+                }
+                Action::Register(Box::new(pending))
+            }
+            Some(Method::Options) => {
+                if let Some(auth) = ctx.auth {
+                    let domain = from_domain(req);
+                    if let Err(refusal) = auth.authenticate(req, &domain, now_ms) {
+                        return Action::Refuse(Box::new(refusal));
+                    }
+                }
+                Action::Respond(
+                    Reply::new(200, "OK")
+                        .with_header("Allow", crate::ALLOW)
+                        .with_header("Supported", crate::SUPPORTED.join(", "))
+                        .with_header("Accept", "application/sdp"),
+                )
+            }
             Some(Method::Cancel) => {
                 Action::Respond(Reply::new(481, "Call/Transaction Does Not Exist"))
             }

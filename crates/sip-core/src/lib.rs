@@ -11,7 +11,10 @@
 //!   non-INVITE client and server transactions (§17).
 //! - [`redirect`]: the 302 of a redirect server (§8.3).
 
+pub mod abuse;
+pub mod auth;
 pub mod core;
+pub mod digest;
 pub mod proxy;
 pub mod redirect;
 pub mod registrar;

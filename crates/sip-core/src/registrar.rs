@@ -85,6 +85,20 @@ pub struct PendingRegister {
     echo_path: Option<String>,
 }
 
+impl PendingRegister {
+    /// The host of the AOR, without port: the domain the REGISTER is
+    /// authenticated for.
+    pub fn aor_domain(&self) -> &str {
+        crate::auth::aor_user_host(&self.aor).map_or_else(
+            || {
+                let rest = self.aor.split_once(':').map_or(&*self.aor, |(_, r)| r);
+                crate::auth::strip_port(rest)
+            },
+            |(_, host)| host,
+        )
+    }
+}
+
 /// Rejects with a reply that names the defect.
 fn reject(code: u16, reason: impl Into<String>) -> Reply {
     Reply::new(code, reason)

@@ -86,6 +86,7 @@ fn request(p: &mut Proxy, req: Message, bindings: &[Binding], now: u64) -> Vec<(
         transport: Transport::Udp,
         local_hosts: &hosts,
         multicast: false,
+        auth: None,
     };
     p.handle_request(req, &ctx, now);
     drain(p, bindings, now)
@@ -159,6 +160,7 @@ fn a_request_that_comes_back_unchanged_is_a_loop() {
         transport: Transport::Udp,
         local_hosts: &hosts,
         multicast: false,
+        auth: None,
     };
     p.handle_request(msg(&looped), &ctx, T0);
     let sent = drain(&mut p, &[binding()], T0);

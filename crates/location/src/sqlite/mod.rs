@@ -4,7 +4,7 @@
 mod codec;
 mod queries;
 mod read;
-mod schema;
+pub(crate) mod schema;
 mod writer;
 
 use std::future::Future;

@@ -15,6 +15,13 @@ use crate::StoreError;
 ///
 /// Version 2 adds `action` (the RFC 2543 Contact parameter, `proxy`,
 /// `redirect` or NULL); rows written by version 1 keep NULL.
+///
+/// The `users` table (version 3) holds one row per (domain, username) with
+/// the realm its HA1 values were computed for and one HA1 column per digest
+/// algorithm (NULL when unknown, e.g. for users imported from an htdigest
+/// file, which carries MD5 only); passwords are never stored. Triggers bump
+/// `users_version.version` on every change, so a running server notices
+/// changes made by `locus users` with one cheap query.
 const MIGRATIONS: &[&str] = &[
     "
     CREATE TABLE bindings (
@@ -39,6 +46,30 @@ const MIGRATIONS: &[&str] = &[
 ",
     "
     ALTER TABLE bindings ADD COLUMN action TEXT;
+",
+    "
+    CREATE TABLE users (
+        domain         TEXT    NOT NULL,
+        username       TEXT    NOT NULL,
+        realm          TEXT    NOT NULL,
+        ha1_md5        TEXT,
+        ha1_sha256     TEXT,
+        ha1_sha512_256 TEXT,
+        updated_at_ms  INTEGER NOT NULL,
+        PRIMARY KEY (domain, username)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX users_by_realm ON users (realm, username);
+    CREATE TABLE users_version (
+        id      INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL
+    );
+    INSERT INTO users_version (id, version) VALUES (1, 0);
+    CREATE TRIGGER users_inserted AFTER INSERT ON users
+        BEGIN UPDATE users_version SET version = version + 1; END;
+    CREATE TRIGGER users_updated AFTER UPDATE ON users
+        BEGIN UPDATE users_version SET version = version + 1; END;
+    CREATE TRIGGER users_deleted AFTER DELETE ON users
+        BEGIN UPDATE users_version SET version = version + 1; END;
 ",
 ];
 

@@ -292,7 +292,12 @@ pub struct UdpClient {
 impl UdpClient {
     /// A client for `server`.
     pub fn new(server: SocketAddr) -> UdpClient {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        UdpClient::bound("127.0.0.1", server)
+    }
+
+    /// A client on loopback address `ip` (127.0.0.2 is another source).
+    pub fn bound(ip: &str, server: SocketAddr) -> UdpClient {
+        let sock = UdpSocket::bind((ip, 0)).unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(500)))
             .unwrap();
         UdpClient { sock, server }
@@ -418,4 +423,38 @@ pub fn bindings_cmd(data_dir: &Path, aor: Option<&str>) -> (std::process::ExitSt
     }
     let out = cmd.output().unwrap();
     (out.status, String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+/// Runs `locus users ARGS --data-dir DIR`, writing `stdin` to it.
+pub fn users_cmd(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    let mut child = Command::new(bin())
+        .arg("users")
+        .args(args)
+        .args(["--data-dir", data_dir.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        // The command may exit before reading (e.g. the account exists).
+        let _ = input.write_all(text.as_bytes());
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+/// Adds an account with `locus users add --password-stdin`.
+pub fn add_user(data_dir: &Path, user: &str, domain: &str, password: &str) {
+    let out = users_cmd(
+        data_dir,
+        &["add", user, "--domain", domain, "--password-stdin"],
+        Some(&format!("{password}\n")),
+    );
+    assert!(
+        out.status.success(),
+        "users add failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

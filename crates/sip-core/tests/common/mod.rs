@@ -62,6 +62,10 @@ pub struct Registrar {
     pub store: MemoryStore,
     pub local: SocketAddr,
     pub local_hosts: Vec<String>,
+    /// Digest authentication, when set.
+    pub auth: Option<sip_core::auth::Authenticator>,
+    /// The outcome of the last refused request.
+    pub last_refusal: std::cell::RefCell<Option<sip_core::auth::AuthOutcome>>,
 }
 
 impl Registrar {
@@ -78,6 +82,8 @@ impl Registrar {
             store: MemoryStore::new(),
             local,
             local_hosts: Vec::new(),
+            auth: None,
+            last_refusal: Default::default(),
         }
     }
 
@@ -96,10 +102,15 @@ impl Registrar {
             transport: Transport::Udp,
             local_hosts: &self.local_hosts,
             multicast: false,
+            auth: self.auth.as_ref(),
         };
         let reply = match self.core.handle_request(&req, &ctx, now_ms) {
             Action::Ignore => return None,
             Action::Respond(reply) => reply,
+            Action::Refuse(refusal) => {
+                *self.last_refusal.borrow_mut() = Some(refusal.outcome.clone());
+                refusal.reply
+            }
             Action::Register(pending) => {
                 let p = (*pending).clone();
                 let fut = self.store.update(&pending.aor, now_ms, move |bindings| {
