@@ -36,6 +36,7 @@ pub struct AuthFile {
     nonce_lifetime: Option<u32>,
     users_file: Option<PathBuf>,
     third_party: Option<Vec<String>>,
+    enumeration_protection: Option<bool>,
 }
 
 /// The `[abuse]` table of the config file.
@@ -67,6 +68,9 @@ pub struct AuthSettings {
     pub users_file: Option<PathBuf>,
     /// Third-party registration grants.
     pub grants: Vec<Grant>,
+    /// Answer a call to an unknown user like one to a known user without
+    /// bindings (480), instead of 404.
+    pub enumeration_protection: bool,
 }
 
 fn invalid(flag: &'static str, key: &'static str, message: String) -> ConfigError {
@@ -161,6 +165,8 @@ pub fn resolve_auth(args: &ServeArgs, file: AuthFile) -> Result<AuthSettings, Co
         nonce_lifetime,
         users_file: args.users_file.clone().or(file.users_file),
         grants,
+        enumeration_protection: args.enumeration_protection
+            || file.enumeration_protection.unwrap_or(false),
     })
 }
 

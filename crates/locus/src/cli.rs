@@ -194,6 +194,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECS")]
     pub nonce_lifetime: Option<u32>,
 
+    /// Answer a call to an unknown user with 480, like a known user without bindings, instead of 404 (hides which users exist)
+    #[arg(long)]
+    pub enumeration_protection: bool,
+
     /// htdigest-style file (user:realm:MD5-HA1 lines) imported into the accounts at start
     #[arg(long, value_name = "FILE")]
     pub users_file: Option<PathBuf>,

@@ -169,6 +169,7 @@ fn server_config(settings: &Settings, auth: Option<AuthSetup>) -> ServerConfig {
         }),
         auth,
         abuse: settings.abuse.clone(),
+        enumeration_protection: settings.auth.enumeration_protection,
     }
 }
 

@@ -54,6 +54,9 @@ pub struct ServerConfig {
     pub auth: Option<AuthSetup>,
     /// Brute-force and flood limits.
     pub abuse: AbuseConfig,
+    /// Calls to unknown users get 480 like known users without bindings,
+    /// instead of 404 (only meaningful with accounts).
+    pub enumeration_protection: bool,
 }
 
 /// Serving the SIP multicast group 224.0.1.75:5060.

@@ -107,7 +107,11 @@ impl<S: LocationStore> Shared<S> {
         security: Arc<Security>,
     ) -> Self {
         Shared {
-            router: Router::new(Arc::new(core.clone())),
+            router: Router::new(
+                Arc::new(core.clone()),
+                security.clone(),
+                cfg.enumeration_protection,
+            ),
             core: Core::new(core),
             connections: Connections::default(),
             udp,

@@ -3,10 +3,12 @@
 //! the store, and sends what it outputs over UDP or TCP.
 
 use crate::dispatch::Shared;
+use crate::security::Security;
 use bytes::Bytes;
 use location::LocationStore;
+use sip_core::auth::aor_user_host;
 use sip_core::proxy::{
-    shard_of_branch, top_branch, AllowAll, Destination, HopAddr, Output, Proxy, Subscriber,
+    shard_of_branch, top_branch, CallerAuth, Destination, HopAddr, Output, Proxy, Subscriber,
     Transmit,
 };
 use sip_core::{CoreConfig, RequestContext, Transport};
@@ -22,17 +24,81 @@ const SHARDS: usize = 16;
 pub(crate) struct Router {
     shards: Vec<Mutex<Proxy>>,
     hasher: std::collections::hash_map::RandomState,
+    security: Arc<Security>,
+    /// Answer 480 for unknown users too, so callers cannot tell users apart.
+    enumeration_protection: bool,
 }
 
 impl Router {
-    /// Proxies over `cfg` (whose listeners are already filled in).
-    pub(crate) fn new(cfg: Arc<CoreConfig>) -> Router {
-        let auth = Arc::new(AllowAll);
+    /// Proxies over `cfg` (whose listeners are already filled in), with
+    /// callers authenticated as `security` says.
+    pub(crate) fn new(
+        cfg: Arc<CoreConfig>,
+        security: Arc<Security>,
+        enumeration_protection: bool,
+    ) -> Router {
+        let auth = Arc::new(CallerAuth::new(cfg.clone()));
         Router {
             shards: (0..SHARDS)
                 .map(|i| Mutex::new(Proxy::new(cfg.clone(), auth.clone(), i as u16)))
                 .collect(),
             hasher: Default::default(),
+            security,
+            enumeration_protection,
+        }
+    }
+
+    /// What the account directory says of the user behind `aor`: no
+    /// accounts (or enumeration protection) means no answer.
+    fn subscriber(&self, aor: &str) -> Subscriber {
+        let Some(auth) = self.security.authenticator() else {
+            return Subscriber::Unchecked;
+        };
+        if self.enumeration_protection {
+            return Subscriber::Unchecked;
+        }
+        let Some((user, host)) = aor_user_host(aor) else {
+            return Subscriber::Unknown;
+        };
+        let host = sip_core::auth::strip_port(host);
+        match auth.users().find(auth.realm_for(host), user) {
+            Some(_) => Subscriber::Known,
+            None => Subscriber::Unknown,
+        }
+    }
+
+    /// Collects the transmits of a proxy, answering its lookups from the
+    /// store and reporting refused callers to the abuse guard.
+    fn drain<S: LocationStore>(
+        &self,
+        p: &mut Proxy,
+        store: &S,
+        now_ms: u64,
+        sends: &mut Vec<Transmit>,
+    ) {
+        while let Some(out) = p.poll_output() {
+            match out {
+                Output::Transmit(t) => sends.push(t),
+                Output::Lookup(l) => {
+                    let bindings = l
+                        .aors
+                        .iter()
+                        .map(|aor| store.lookup(aor, now_ms))
+                        .find(|b| !b.is_empty())
+                        .unwrap_or_default();
+                    let subscriber = if bindings.is_empty() {
+                        l.aors
+                            .first()
+                            .map_or(Subscriber::Unchecked, |a| self.subscriber(a))
+                    } else {
+                        Subscriber::Known
+                    };
+                    p.handle_lookup(l.id, bindings, subscriber, now_ms);
+                }
+                Output::Refused { source, outcome } => {
+                    self.security.on_refusal(&outcome, source, now_ms);
+                }
+            }
         }
     }
 
@@ -57,30 +123,12 @@ impl Router {
         for i in 0..SHARDS {
             let mut p = self.lock(i);
             p.handle_timeout(now_ms);
-            drain(&mut p, store, now_ms, &mut sends);
+            self.drain(&mut p, store, now_ms, &mut sends);
             if let Some(d) = p.poll_timeout() {
                 next = Some(next.map_or(d, |n| n.min(d)));
             }
         }
         (sends, next)
-    }
-}
-
-/// Collects the transmits of a proxy, answering its lookups from the store.
-fn drain<S: LocationStore>(p: &mut Proxy, store: &S, now_ms: u64, sends: &mut Vec<Transmit>) {
-    while let Some(out) = p.poll_output() {
-        match out {
-            Output::Transmit(t) => sends.push(t),
-            Output::Lookup(l) => {
-                let bindings = l
-                    .aors
-                    .iter()
-                    .map(|aor| store.lookup(aor, now_ms))
-                    .find(|b| !b.is_empty())
-                    .unwrap_or_default();
-                p.handle_lookup(l.id, bindings, Subscriber::Unchecked, now_ms);
-            }
-        }
     }
 }
 
@@ -93,7 +141,7 @@ impl<S: LocationStore> Shared<S> {
         {
             let mut p = self.router().lock(i);
             p.handle_request(msg, ctx, now);
-            drain(&mut p, self.store(), now, &mut sends);
+            self.router().drain(&mut p, self.store(), now, &mut sends);
         }
         self.dispatch_sends(sends);
     }
@@ -112,7 +160,7 @@ impl<S: LocationStore> Shared<S> {
         {
             let mut p = self.router().lock(i);
             p.handle_response(msg, now);
-            drain(&mut p, self.store(), now, &mut sends);
+            self.router().drain(&mut p, self.store(), now, &mut sends);
         }
         self.dispatch_sends(sends);
     }
@@ -129,7 +177,7 @@ impl<S: LocationStore> Shared<S> {
         {
             let mut p = self.router().lock(i);
             p.handle_transport_error(branch, now);
-            drain(&mut p, self.store(), now, &mut sends);
+            self.router().drain(&mut p, self.store(), now, &mut sends);
         }
         self.dispatch_sends(sends);
     }

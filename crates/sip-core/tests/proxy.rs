@@ -103,6 +103,7 @@ fn drain(p: &mut Proxy, bindings: &[Binding], now: u64) -> Vec<(HopAddr, String)
                 assert_eq!(l.aors[0], "sip:bob@example.com");
                 p.handle_lookup(l.id, bindings.to_vec(), Subscriber::Unchecked, now);
             }
+            Output::Refused { outcome, .. } => panic!("no caller is refused here: {outcome:?}"),
         }
     }
     sent

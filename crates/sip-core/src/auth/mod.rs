@@ -51,6 +51,34 @@ impl Default for AuthConfig {
     }
 }
 
+/// Who challenges (RFC 3261 §22.2 and §22.3): the registrar or any other
+/// request the server answers itself (401, `WWW-Authenticate`,
+/// `Authorization`), or the proxy before it routes (407,
+/// `Proxy-Authenticate`, `Proxy-Authorization`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The server answering the request itself.
+    Server,
+    /// The proxy authenticating a caller.
+    Proxy,
+}
+
+impl Role {
+    fn credentials(self) -> HeaderName {
+        match self {
+            Role::Server => HeaderName::Authorization,
+            Role::Proxy => HeaderName::ProxyAuthorization,
+        }
+    }
+
+    fn reply(self) -> (u16, &'static str, &'static str) {
+        match self {
+            Role::Server => (401, "Unauthorized", "WWW-Authenticate"),
+            Role::Proxy => (407, "Proxy Authentication Required", "Proxy-Authenticate"),
+        }
+    }
+}
+
 /// Why a request was not let through, for counters and blocking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthOutcome {
@@ -97,7 +125,7 @@ impl AuthOutcome {
 
 /// A request refused by authentication or authorization: the reply to
 /// send and what happened.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     /// The 401 or 403 to send.
     pub reply: Reply,
@@ -181,8 +209,14 @@ impl Authenticator {
     /// A 401 with one challenge per enabled algorithm, strongest first,
     /// sharing one fresh nonce.
     pub fn challenge(&self, realm: &str, stale: bool, now_ms: u64) -> Reply {
+        self.challenge_as(Role::Server, realm, stale, now_ms)
+    }
+
+    /// [`Authenticator::challenge`] for `role` (a 407 for the proxy).
+    pub fn challenge_as(&self, role: Role, realm: &str, stale: bool, now_ms: u64) -> Reply {
         let nonce = self.key.issue(now_ms, rand::random());
-        let mut reply = Reply::new(401, "Unauthorized");
+        let (code, reason, header) = role.reply();
+        let mut reply = Reply::new(code, reason);
         for &algorithm in &self.cfg.algorithms {
             let c = Challenge {
                 realm: Cow::Borrowed(realm),
@@ -193,14 +227,21 @@ impl Authenticator {
                 qop: vec![Qop::Auth, Qop::AuthInt],
                 stale,
             };
-            reply = reply.with_header("WWW-Authenticate", c.to_string());
+            reply = reply.with_header(header, c.to_string());
         }
         reply
     }
 
-    fn refuse(&self, realm: &str, stale: bool, outcome: AuthOutcome, now_ms: u64) -> Refusal {
+    fn refuse(
+        &self,
+        role: Role,
+        realm: &str,
+        stale: bool,
+        outcome: AuthOutcome,
+        now_ms: u64,
+    ) -> Refusal {
         Refusal {
-            reply: self.challenge(realm, stale, now_ms),
+            reply: self.challenge_as(role, realm, stale, now_ms),
             outcome,
         }
     }
@@ -213,11 +254,23 @@ impl Authenticator {
         domain: &str,
         now_ms: u64,
     ) -> Result<Arc<User>, Refusal> {
+        self.authenticate_as(Role::Server, req, domain, now_ms)
+    }
+
+    /// [`Authenticator::authenticate`] for `role`: the proxy reads
+    /// `Proxy-Authorization` and challenges with 407.
+    pub fn authenticate_as(
+        &self,
+        role: Role,
+        req: &Message,
+        domain: &str,
+        now_ms: u64,
+    ) -> Result<Arc<User>, Refusal> {
         let realm = self.realm_for(domain);
-        // One Authorization line per realm at most is expected; prefer ours.
+        // One credentials line per realm at most is expected; prefer ours.
         let mut first_digest = None;
         let mut ours = None;
-        for line in req.headers(HeaderName::Authorization) {
+        for line in req.headers(role.credentials()) {
             match Credentials::parse(line) {
                 Ok(c) if c.realm == realm => {
                     ours = Some(Ok(c));
@@ -231,10 +284,10 @@ impl Authenticator {
             }
         }
         let creds = match ours.or(first_digest) {
-            None => return Err(self.refuse(realm, false, AuthOutcome::Challenged, now_ms)),
+            None => return Err(self.refuse(role, realm, false, AuthOutcome::Challenged, now_ms)),
             Some(Err(_)) => {
                 let outcome = AuthOutcome::Failed { username: None };
-                return Err(self.refuse(realm, false, outcome, now_ms));
+                return Err(self.refuse(role, realm, false, outcome, now_ms));
             }
             Some(Ok(c)) => c,
         };
@@ -242,7 +295,7 @@ impl Authenticator {
             let outcome = AuthOutcome::Failed {
                 username: Some(creds.username.to_string()),
             };
-            Err(this.refuse(realm, false, outcome, now_ms))
+            Err(this.refuse(role, realm, false, outcome, now_ms))
         };
         let alg = creds.algorithm;
         let user = (creds.realm == realm)
@@ -264,7 +317,9 @@ impl Authenticator {
             .check(&creds.nonce, now_ms, self.cfg.nonce_lifetime_ms)
         {
             NonceStatus::Fresh { expires_ms } => expires_ms,
-            NonceStatus::Stale => return Err(self.refuse(realm, true, AuthOutcome::Stale, now_ms)),
+            NonceStatus::Stale => {
+                return Err(self.refuse(role, realm, true, AuthOutcome::Stale, now_ms))
+            }
             NonceStatus::Invalid => return failed(self),
         };
         // Without qop (RFC 2069) a nonce is good for one request.
@@ -276,9 +331,9 @@ impl Authenticator {
             let outcome = AuthOutcome::Replayed {
                 username: creds.username.to_string(),
             };
-            return Err(self.refuse(realm, false, outcome, now_ms));
+            return Err(self.refuse(role, realm, false, outcome, now_ms));
         }
-        user.ok_or_else(|| self.refuse(realm, false, AuthOutcome::Challenged, now_ms))
+        user.ok_or_else(|| self.refuse(role, realm, false, AuthOutcome::Challenged, now_ms))
     }
 
     /// RFC 3261 §10.3 step 4: may `user` register `aor`? Its own AOR

@@ -25,7 +25,7 @@ mod route;
 mod target;
 mod timers;
 
-pub use auth::{AllowAll, AuthDecision, ProxyAuth};
+pub use auth::{AllowAll, AuthDecision, CallerAuth, ProxyAuth};
 pub use config::{Forking, Listener, Mode, ProxyConfig};
 pub use message::{shard_of_branch, top_branch};
 pub use route::is_routed;
@@ -59,6 +59,14 @@ pub enum Output {
     /// Look AORs up in the location service and answer with
     /// [`Proxy::handle_lookup`].
     Lookup(Lookup),
+    /// A caller failed authentication (already answered with 407): for
+    /// counters and brute-force blocking.
+    Refused {
+        /// The caller's address.
+        source: SocketAddr,
+        /// What happened.
+        outcome: crate::auth::AuthOutcome,
+    },
 }
 
 /// One message to send.
@@ -364,11 +372,20 @@ impl Proxy {
             .and_then(|t| NameAddr::parse(t).ok())
             .is_some_and(|t| t.tag().is_some());
         if !in_dialog {
-            if let AuthDecision::Reject(reply) =
-                self.auth.check(req, ctx, decision.local_target, now_ms)
-            {
-                self.respond(&key, reply, now_ms);
-                return;
+            match self.auth.check(req, ctx, decision.local_target, now_ms) {
+                AuthDecision::Proceed => {}
+                AuthDecision::Reject(reply) => {
+                    self.respond(&key, reply, now_ms);
+                    return;
+                }
+                AuthDecision::Refuse(refusal) => {
+                    self.respond(&key, refusal.reply, now_ms);
+                    self.out.push_back(Output::Refused {
+                        source: ctx.source,
+                        outcome: refusal.outcome,
+                    });
+                    return;
+                }
             }
         }
         let hash = loop_hash(req);
