@@ -26,6 +26,13 @@ pub const DEFAULT_RATE_LIMIT: u32 = 500;
 /// Default rate window, seconds.
 pub const DEFAULT_RATE_WINDOW: u32 = 2;
 
+/// Algorithms offered when none are configured: MD5 only. RFC 8760
+/// clients are served by enabling SHA-512-256 and SHA-256 (sent first),
+/// but many deployed UAs (SIPp 3.6, sipsak, baresip 1.0, older phones) read
+/// only the first challenge and fail on any algorithm but MD5, so the
+/// stronger ones are opt-in, as in Kamailio, OpenSIPS and Asterisk.
+pub const DEFAULT_ALGORITHMS: &[Algorithm] = &[Algorithm::Md5];
+
 /// The `[auth]` table of the config file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -124,7 +131,7 @@ pub fn resolve_auth(args: &ServeArgs, file: AuthFile) -> Result<AuthSettings, Co
         }
         (None, Some(list)) => self::algorithms(&list)
             .map_err(|m| invalid("--auth-algorithms", "auth.algorithms", m))?,
-        (None, None) => Algorithm::ALL.to_vec(),
+        (None, None) => DEFAULT_ALGORITHMS.to_vec(),
     };
     let nonce_lifetime = args
         .nonce_lifetime
@@ -248,7 +255,7 @@ mod tests {
     fn defaults() {
         let a = resolve_auth(&args(&[]), AuthFile::default()).unwrap();
         assert_eq!(a.enabled, None);
-        assert_eq!(a.algorithms, Algorithm::ALL.to_vec());
+        assert_eq!(a.algorithms, DEFAULT_ALGORITHMS.to_vec());
         assert_eq!(a.nonce_lifetime, DEFAULT_NONCE_LIFETIME);
         let b = resolve_abuse(&args(&[]), AbuseFile::default()).unwrap();
         assert_eq!(b.source_failure_limit, DEFAULT_FAILURE_LIMIT);

@@ -186,7 +186,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "REALM")]
     pub realm: Option<String>,
 
-    /// Digest algorithms offered, comma-separated, from SHA-512-256, SHA-256, MD5 (sent strongest first) [default: SHA-512-256,SHA-256,MD5]
+    /// Digest algorithms offered, comma-separated, from SHA-512-256, SHA-256, MD5 (sent strongest first) [default: MD5; many deployed UAs fail when the first challenge is not MD5]
     #[arg(long, value_name = "LIST")]
     pub auth_algorithms: Option<String>,
 

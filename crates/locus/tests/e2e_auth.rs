@@ -20,7 +20,13 @@ fn server_with_users(
     for (user, domain, pw) in accounts {
         add_user(&data, user, domain, pw);
     }
-    let locus = Locus::start_in(&data, free_port(), extra);
+    // Every algorithm, strongest first (the default offers MD5 only).
+    let mut args = vec!["--auth-algorithms", "SHA-512-256,SHA-256,MD5"];
+    if extra.contains(&"--auth-algorithms") {
+        args.clear();
+    }
+    args.extend(extra);
+    let locus = Locus::start_in(&data, free_port(), &args);
     (tmp, locus)
 }
 
@@ -77,23 +83,20 @@ fn register(user: &str) -> Register {
     r
 }
 
-/// Registers `user` with `pw` through the challenge, strongest algorithm.
+/// Registers `user` with `pw` through the challenge, with the strongest
+/// algorithm offered.
 fn register_ok(client: &UdpClient, user: &str, pw: &str) -> Response {
     let mut req = register(user);
     let first = client.request(&req.build());
     assert_eq!(first.code, 401, "{}", first.raw);
+    let offered = challenges(&first);
+    let strongest = Challenge::strongest(&offered)
+        .expect("a challenge")
+        .algorithm;
     req.cseq += 1;
     req.extra = vec![format!(
         "Authorization: {}",
-        credentials(
-            &first,
-            Algorithm::Sha512_256,
-            Some(Qop::Auth),
-            user,
-            pw,
-            b"",
-            1
-        )
+        credentials(&first, strongest, Some(Qop::Auth), user, pw, b"", 1)
     )];
     client.request(&req.build())
 }
@@ -699,4 +702,22 @@ fn a_public_listener_without_accounts_refuses_to_start() {
         err.contains("locus users add") && err.contains("--auth off"),
         "{err}"
     );
+}
+
+#[test]
+fn the_default_offers_md5_only_so_legacy_clients_can_answer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    add_user(&data, "alice", "example.com", "alice-pw");
+    let locus = Locus::start_in(&data, free_port(), &[]);
+    let udp = UdpClient::new(locus.addr());
+    let first = udp.request(&register("alice").build());
+    assert_eq!(first.code, 401);
+    let lines = first.headers("WWW-Authenticate");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("algorithm=MD5") && lines[0].contains("qop=\"auth,auth-int\""),
+        "{lines:?}"
+    );
+    assert_eq!(register_ok(&udp, "alice", "alice-pw").code, 200);
 }

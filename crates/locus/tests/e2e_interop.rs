@@ -164,13 +164,14 @@ Content-Length: 0
 "#;
 
 /// A server with alice in example.com and in 127.0.0.1 (sipsak's AOR),
-/// offering MD5 only: SIPp and sipsak answer only the first challenge and
-/// implement MD5 only.
+/// with the default algorithms (MD5 only): SIPp and sipsak answer only the
+/// first challenge and implement MD5 only.
 fn auth_server(tmp: &std::path::Path) -> Locus {
     let data = tmp.join("data");
     add_user(&data, "alice", "example.com", "alice-pw");
     add_user(&data, "alice", "127.0.0.1", "alice-pw");
-    Locus::start_in(&data, free_port(), &["--auth-algorithms", "MD5"])
+    // The defaults: MD5-only clients register without any flag.
+    Locus::start_in(&data, free_port(), &[])
 }
 
 #[test]

@@ -16,7 +16,9 @@ fn server(extra: &[&str]) -> (tempfile::TempDir, Locus) {
     let data = tmp.path().join("data");
     add_user(&data, "alice", "example.com", "alice-pw");
     add_user(&data, "bob", "example.com", "bob-pw");
-    let locus = Locus::start_in(&data, free_port(), extra);
+    let mut args = vec!["--auth-algorithms", "SHA-512-256,SHA-256,MD5"];
+    args.extend(extra);
+    let locus = Locus::start_in(&data, free_port(), &args);
     (tmp, locus)
 }
 
