@@ -14,7 +14,7 @@ use sip_core::{
     Action, Core, RequestContext, TransactionKey, TransactionTable, Transport, TxDisposition,
 };
 use sip_message::{Limits, Message, Method};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -105,9 +105,7 @@ impl<S: LocationStore> Shared<S> {
     }
 
     fn shard(&self, key: &TransactionKey) -> &Mutex<TransactionTable> {
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        &self.txs[(h.finish() as usize) & (TX_SHARDS - 1)]
+        &self.txs[(self.hasher.hash_one(key) as usize) & (TX_SHARDS - 1)]
     }
 
     fn with_tx<R>(&self, key: &TransactionKey, f: impl FnOnce(&mut TransactionTable) -> R) -> R {
@@ -160,7 +158,7 @@ impl<S: LocationStore> Shared<S> {
             Err(e) => {
                 tracing::info!(peer = %crate::peer(source), defect = e.defect(), "malformed message");
                 let tag = format!("{:016x}", self.hasher.hash_one(&raw[..raw.len().min(512)]));
-                if let Some(resp) = fallback_error_response(&raw, &e.to_string(), &tag) {
+                if let Some(resp) = fallback_error_response(&raw, e, &tag) {
                     self.spawn_send(responder, Bytes::from(resp), source);
                 }
                 return;

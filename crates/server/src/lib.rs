@@ -69,10 +69,13 @@ impl Bound {
         store: Arc<S>,
         shutdown: Shutdown,
     ) -> Result<(), location::StoreError> {
-        let local_hosts: Vec<String> = self
-            .local_addrs()
+        let addrs = self.local_addrs();
+        // On a loopback listener, "localhost" names this server too.
+        let loopback = addrs.iter().any(|a| a.addr().ip().is_loopback());
+        let local_hosts: Vec<String> = addrs
             .iter()
             .map(|a| a.addr().ip().to_string())
+            .chain(loopback.then(|| "localhost".to_string()))
             .chain(self.cfg.local_hosts.iter().cloned())
             .collect();
         let shared = Arc::new(dispatch::Shared::new(&self.cfg, store.clone(), local_hosts));

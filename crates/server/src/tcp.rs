@@ -87,7 +87,7 @@ async fn connection<S: LocationStore>(
                     let pending = framer.buffer_mut().split().freeze();
                     let tag = "0";
                     if let Some(resp) =
-                        sip_core::response::fallback_error_response(&pending, &e.to_string(), tag)
+                        sip_core::response::fallback_error_response(&pending, e, tag)
                     {
                         let _ = tx.send(Bytes::from(resp));
                     }

@@ -180,6 +180,8 @@ pub fn validate_request(req: &Message) -> Result<(), ParseError> {
         let na = sip_message::NameAddr::parse(value)?;
         Uri::parse(na.uri)?;
     }
+    Uri::parse(req.request_uri())?;
+    sip_message::headers::parse_contacts(req.header_values(HeaderName::Contact))?;
     Ok(())
 }
 
@@ -202,8 +204,25 @@ impl Core {
         if req.method() == Some(Method::Ack) {
             return Action::Ignore;
         }
-        if let Err(e) = validate_request(req) {
-            return Action::Respond(Reply::new(400, e.to_string()));
+        match validate_request(req) {
+            Ok(()) => {}
+            // RFC 4475 §3.1.2.19 (mismatch02): an unknown method is 501
+            // even when its CSeq names another method.
+            Err(ParseError::CSeqMethodMismatch) if !KNOWN_METHODS.contains(&req.method_str()) => {
+                return Action::Respond(
+                    Reply::new(501, "Not Implemented").with_header("Allow", crate::ALLOW),
+                );
+            }
+            Err(e) => return Action::Respond(Reply::new(400, e.to_string())),
+        }
+        // RFC 3261 §19.1.1: a Request-URI carries no headers; §8.2.2.1: a
+        // scheme the server does not handle is 416.
+        match Uri::parse(req.request_uri()) {
+            Ok(Uri::Sip(u)) if !u.headers.is_empty() => {
+                return Action::Respond(Reply::new(400, "Request-URI Must Not Contain Headers"));
+            }
+            Ok(Uri::Sip(_)) => {}
+            _ => return Action::Respond(Reply::new(416, "Unsupported URI Scheme")),
         }
         match req.method() {
             Some(Method::Register) => match check_register(&self.cfg.registrar, req, ctx, now_ms) {

@@ -147,7 +147,7 @@ pub fn check_register(
     }
     let aor = to_uri
         .canonical_aor()
-        .ok_or_else(|| reject(400, "Bad To URI: user is not UTF-8 after unescaping"))?;
+        .ok_or_else(|| reject(400, "Bad To URI: User Part Is Not UTF-8"))?;
 
     let call_id = req
         .header(HeaderName::CallId)

@@ -141,18 +141,28 @@ pub fn response_destination(req: &Message, source: SocketAddr) -> SocketAddr {
     }
 }
 
-/// A 400 response for bytes that did not parse as a message, built from
-/// whatever Via, From, To, Call-ID and CSeq lines can be found, so the
-/// sender learns the defect. `None` for responses, ACKs, and input without
-/// a Via line (no way to route an answer).
-pub fn fallback_error_response(raw: &[u8], reason: &str, to_tag: &str) -> Option<Vec<u8>> {
+/// The error response for bytes that did not parse as a message, built
+/// from whatever Via, From, To, Call-ID and CSeq lines can be found, so the
+/// sender learns the defect: 505 for an unsupported SIP version, else 400
+/// naming the defect. `None` for responses, ACKs, and input without a Via
+/// line (no way to route an answer).
+pub fn fallback_error_response(
+    raw: &[u8],
+    err: sip_message::ParseError,
+    to_tag: &str,
+) -> Option<Vec<u8>> {
     let text = String::from_utf8_lossy(raw);
     let mut lines = text.split("\r\n").skip_while(|l| l.is_empty());
     let start = lines.next()?;
     if start.starts_with("SIP/") || start.starts_with("ACK ") {
         return None;
     }
-    let mut w = MessageWriter::response(400, reason);
+    let mut w = match err {
+        sip_message::ParseError::BadVersion => {
+            MessageWriter::response(505, "Version Not Supported")
+        }
+        _ => MessageWriter::response(400, &err.to_string()),
+    };
     let mut have_via = false;
     let mut to_written = false;
     for line in lines.take_while(|l| !l.is_empty()) {

@@ -24,6 +24,11 @@ pub struct StreamFramer {
     /// CRLF octets consumed since the last frame, so that a keep-alive
     /// split across reads is still seen as one double CRLF.
     crlf_run: usize,
+    /// Bytes of the message at the front already searched for the end of
+    /// its headers, so a message arriving in small pieces is scanned once.
+    scanned: usize,
+    /// Total length of the message at the front, once its headers are in.
+    pending: Option<usize>,
 }
 
 impl StreamFramer {
@@ -34,6 +39,8 @@ impl StreamFramer {
             buf: BytesMut::with_capacity(4096),
             limits,
             crlf_run: 0,
+            scanned: 0,
+            pending: None,
         }
     }
 
@@ -50,10 +57,13 @@ impl StreamFramer {
     /// The next frame if the buffer holds one; `Ok(None)` means "read more".
     /// After an error the stream cannot be resynchronised: close it.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, ParseError> {
+        if let Some(total) = self.pending {
+            return Ok(self.take(total));
+        }
         // Each double CRLF is one ping (RFC 5626 §3.5.1), whether it came in
         // one read or several; a single CRLF before a message is skipped
         // (RFC 3261 §7.5).
-        while self.buf.starts_with(b"\r\n") {
+        while self.scanned == 0 && self.buf.starts_with(b"\r\n") {
             self.buf.advance(2);
             self.crlf_run += 2;
             if self.crlf_run >= 4 {
@@ -61,10 +71,14 @@ impl StreamFramer {
                 return Ok(Some(Frame::Ping));
             }
         }
-        if self.buf.is_empty() {
+        // Nothing yet, or half of a CRLF that may still be a keep-alive.
+        if self.scanned == 0 && (self.buf.is_empty() || &self.buf[..] == b"\r") {
             return Ok(None);
         }
-        let Some(hdr_end) = find_header_end(&self.buf) else {
+        // Resume the search a few bytes back: the blank line may straddle reads.
+        let from = self.scanned.saturating_sub(3);
+        let Some(hdr_end) = find_header_end(&self.buf[from..]).map(|e| e + from) else {
+            self.scanned = self.buf.len();
             if self.buf.len() > self.limits.max_message_size {
                 return Err(ParseError::MessageTooLarge);
             }
@@ -93,11 +107,19 @@ impl StreamFramer {
         if total > self.limits.max_message_size {
             return Err(ParseError::MessageTooLarge);
         }
+        self.pending = Some(total);
+        Ok(self.take(total))
+    }
+
+    /// The message at the front once all `total` bytes are in.
+    fn take(&mut self, total: usize) -> Option<Frame> {
         if self.buf.len() < total {
-            return Ok(None);
+            return None;
         }
         self.crlf_run = 0;
-        Ok(Some(Frame::Message(self.buf.split_to(total).freeze())))
+        self.scanned = 0;
+        self.pending = None;
+        Some(Frame::Message(self.buf.split_to(total).freeze()))
     }
 }
 

@@ -426,13 +426,15 @@ impl<'a> SipUri<'a> {
 
     /// The canonical address-of-record of RFC 3261 §10.3 step 5: scheme,
     /// unescaped user, lower-case host and port, with every parameter,
-    /// password and header removed. `None` if the user unescapes to
-    /// something that is not UTF-8.
+    /// password and header removed. Escapes are decoded except those of
+    /// control characters and `%`, which stay escaped (`%00`, `%0A`, `%25`)
+    /// so the key is printable and still one-to-one. `None` if the user
+    /// decodes to something that is not UTF-8.
     pub fn canonical_aor(&self) -> Option<String> {
         let mut out = String::with_capacity(48);
         out.push_str(if self.secure { "sips:" } else { "sip:" });
         if let Some(u) = self.user {
-            out.push_str(&unescape(u)?);
+            out.push_str(&canonical_user(u)?);
             out.push('@');
         }
         match self.host {
@@ -476,22 +478,58 @@ impl<'a> SipUri<'a> {
         if !host_eq || self.port != other.port {
             return false;
         }
+        // Parameter names compare case-insensitively and after decoding
+        // escapes of unreserved characters (`;%75ser=phone` is `;user=phone`).
+        let strict = |name: &str| STRICT_PARAMS.iter().any(|s| norm_eq(s, name, true));
         for (name, value) in self.params.iter() {
-            match other.params.get(name) {
+            match find_param(&other.params, name) {
                 Some(v2) if !opt_norm_eq(value, v2, true) => return false,
                 Some(_) => {}
-                None if STRICT_PARAMS.iter().any(|s| s.eq_ignore_ascii_case(name)) => return false,
+                None if strict(name) => return false,
                 None => {}
             }
         }
         for (name, _) in other.params.iter() {
-            if !self.params.has(name) && STRICT_PARAMS.iter().any(|s| s.eq_ignore_ascii_case(name))
-            {
+            if find_param(&self.params, name).is_none() && strict(name) {
                 return false;
             }
         }
         headers_equal(self.headers, other.headers)
     }
+}
+
+/// The user part in canonical form: escapes decoded, except control
+/// characters and `%` which are kept as upper-case `%XX`.
+fn canonical_user(u: &str) -> Option<String> {
+    let b = u.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let h = b.get(i + 1).copied().and_then(hex_val)?;
+            let l = b.get(i + 2).copied().and_then(hex_val)?;
+            let v = h * 16 + l;
+            if v < 0x20 || v == 0x7f || v == b'%' {
+                out.extend_from_slice(format!("%{v:02X}").as_bytes());
+            } else {
+                out.push(v);
+            }
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The value of the parameter whose name equals `name` once escapes and
+/// case are normalised.
+fn find_param<'p>(params: &Params<'p>, name: &str) -> Option<Option<&'p str>> {
+    params
+        .iter()
+        .find(|(n, _)| norm_eq(n, name, true))
+        .map(|(_, v)| v)
 }
 
 fn headers_equal(a: &str, b: &str) -> bool {
@@ -576,6 +614,9 @@ mod tests {
         // An escaped reserved character is not the same as the plain one.
         assert!(!eq("sip:a%3Bb@h", "sip:a;b@h"));
         assert!(eq("sip:a%3bb@h", "sip:a%3Bb@h"));
+        // Escaped parameter names are the same parameter.
+        assert!(eq("sip:a@h;%75ser=phone", "sip:a@h;user=phone"));
+        assert!(!eq("sip:a@h;%75ser=phone", "sip:a@h"));
     }
 
     #[test]

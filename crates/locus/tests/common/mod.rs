@@ -401,9 +401,7 @@ pub fn branch_of(msg: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(msg);
     let start = text.find("branch=")? + 7;
     let rest = &text[start..];
-    let end = rest
-        .find(|c: char| c == ';' || c == '\r' || c == ',' || c == ' ')
-        .unwrap_or(rest.len());
+    let end = rest.find([';', '\r', ',', ' ']).unwrap_or(rest.len());
     Some(rest[..end].to_string())
 }
 
