@@ -6,8 +6,10 @@
 //! - [`transaction`]: non-INVITE server transactions (RFC 3261 §17.2.2).
 //! - [`registrar`]: the eight steps of RFC 3261 §10.3.
 //! - [`response`]: building responses from requests (§8.2.6, RFC 3581).
+//! - [`client`]: the registration client (RFC 3261 §10.2) for `locus register` and load tests.
 //! - [`core`]: the dispatcher that turns a parsed request into an [`core::Action`].
 
+pub mod client;
 pub mod core;
 pub mod digest;
 pub mod registrar;
