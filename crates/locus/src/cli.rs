@@ -32,6 +32,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print the stored bindings of every address-of-record, or of one.
     Bindings(BindingsArgs),
+    /// Register, refresh, query or remove bindings at a registrar (a SIP UA's registration client).
+    Register(crate::register::RegisterArgs),
 }
 
 /// Flags of `locus serve`.

@@ -1,12 +1,13 @@
 //! `locus`: SIP registrar, location service and location-based router.
 //!
 //! Subcommands: `serve` runs the server, `bindings` prints the location
-//! store's current bindings.
+//! store's current bindings, `register` is the registration client.
 
 mod bindings_cmd;
 mod cli;
 mod config;
 mod logging;
+mod register;
 mod serve;
 
 use clap::Parser;
@@ -19,5 +20,6 @@ fn main() -> ExitCode {
             serve::run(settings)
         }
         cli::Command::Bindings(args) => bindings_cmd::run(&args),
+        cli::Command::Register(args) => register::run(args),
     }
 }
