@@ -131,11 +131,19 @@ fn human_output_is_a_table_and_derived_contact_is_ours() {
     let r = register_cmd(&[AOR, "--registrar", &registrar, "--once"], None);
     assert!(r.status.success(), "{}", r.stderr);
     let lines: Vec<&str> = r.stdout.lines().collect();
-    assert!(lines[0].starts_with("registered sip:alice@example.com at udp:127.0.0.1:"), "{}", r.stdout);
+    assert!(
+        lines[0].starts_with("registered sip:alice@example.com at udp:127.0.0.1:"),
+        "{}",
+        r.stdout
+    );
     assert!(lines[1].starts_with("CONTACT"), "{}", r.stdout);
     assert!(lines[1].contains("EXPIRES") && lines[1].ends_with('Q'));
     // Contact derived from the local socket, marked as ours.
-    assert!(lines[2].starts_with("sip:alice@127.0.0.1:") && lines[2].contains(" *"), "{}", r.stdout);
+    assert!(
+        lines[2].starts_with("sip:alice@127.0.0.1:") && lines[2].contains(" *"),
+        "{}",
+        r.stdout
+    );
     assert!(lines[2].contains("3600"));
 }
 
@@ -165,8 +173,14 @@ fn verbose_prints_every_message_and_423_is_retried_with_min_expires() {
     assert!(e.contains("REGISTER sip:example.com SIP/2.0"), "{e}");
     assert!(e.contains("SIP/2.0 423 Interval Too Brief"), "{e}");
     assert!(e.contains("Min-Expires: 60"), "{e}");
-    assert!(e.contains("CSeq: 1 REGISTER") && e.contains("CSeq: 2 REGISTER"), "{e}");
-    assert!(e.contains("Contact: <sip:alice@192.0.2.4>;expires=60"), "{e}");
+    assert!(
+        e.contains("CSeq: 1 REGISTER") && e.contains("CSeq: 2 REGISTER"),
+        "{e}"
+    );
+    assert!(
+        e.contains("Contact: <sip:alice@192.0.2.4>;expires=60"),
+        "{e}"
+    );
     assert!(e.contains("SIP/2.0 200 OK"), "{e}");
     // One Call-ID for both requests.
     let call_ids: std::collections::BTreeSet<&str> = e
@@ -221,7 +235,11 @@ fn refresh_loop_keeps_the_binding_across_expiry_and_unregisters_on_sigterm() {
         assert_eq!(contacts_of(v).len(), 1, "{}", q.stdout);
         // SIGTERM: the client removes its binding and exits 0.
         let pid = child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
         let mut rest = String::new();
         std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
         let deadline = Instant::now() + WAIT;
@@ -229,7 +247,10 @@ fn refresh_loop_keeps_the_binding_across_expiry_and_unregisters_on_sigterm() {
             if let Some(s) = child.try_wait().unwrap() {
                 break s;
             }
-            assert!(Instant::now() < deadline, "client did not exit after SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "client did not exit after SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(20));
         };
         assert!(status.success(), "{status:?}");
@@ -244,9 +265,21 @@ fn refresh_loop_keeps_the_binding_across_expiry_and_unregisters_on_sigterm() {
 fn refusals_exit_1_with_the_status_and_bad_flags_exit_2_naming_the_flag() {
     let (_l, port) = server("127.0.0.1", &[]);
     let registrar = format!("sip:127.0.0.1:{port}");
-    let r = register_cmd(&["sip:alice@other.example", "--registrar", &registrar, "--once"], None);
+    let r = register_cmd(
+        &[
+            "sip:alice@other.example",
+            "--registrar",
+            &registrar,
+            "--once",
+        ],
+        None,
+    );
     assert_eq!(r.status.code(), Some(1));
-    assert!(r.stderr.contains("404 Domain Not Served Here"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("404 Domain Not Served Here"),
+        "{}",
+        r.stderr
+    );
 
     for (args, flag) in [
         (vec![AOR, "--q", "1.5"], "--q"),

@@ -26,8 +26,12 @@ impl Kamailio {
             .args(["-c", "command -v kamailio"])
             .output()
             .unwrap();
-        assert!(found.status.success(), "kamailio is required: apt-get install kamailio");
-        let cfg = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../bench/kamailio/registrar.cfg");
+        assert!(
+            found.status.success(),
+            "kamailio is required: apt-get install kamailio"
+        );
+        let cfg =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../bench/kamailio/registrar.cfg");
         let text = std::fs::read_to_string(&cfg).unwrap();
         // Short lifetimes so a refresh across an expiry interval is quick.
         let text = text.replace("\"min_expires\", 60", "\"min_expires\", 1");
@@ -112,16 +116,29 @@ fn digest_auth_against_kamailio_and_a_wrong_password_fails_without_looping() {
     for transport in ["udp", "tcp"] {
         let reg = k.registrar(transport);
         let aor = format!("sip:bob-{transport}@example.com");
-        let base = [aor.as_str(), "--registrar", &reg, "--password-stdin", "--json"];
+        let base = [
+            aor.as_str(),
+            "--registrar",
+            &reg,
+            "--password-stdin",
+            "--json",
+        ];
         let run = |extra: &[&str], pw: &str| {
             let mut a: Vec<&str> = base.to_vec();
             a.extend(extra);
             register_cmd(&a, Some(&format!("{pw}\n")))
         };
-        let r = run(&["--once", "--contact", "sip:bob@192.0.2.4:5062", "-v"], "secret");
+        let r = run(
+            &["--once", "--contact", "sip:bob@192.0.2.4:5062", "-v"],
+            "secret",
+        );
         assert!(r.status.success(), "{}\n{}", r.stdout, r.stderr);
         assert!(r.stderr.contains("SIP/2.0 401"), "{}", r.stderr);
-        assert!(r.stderr.contains("Authorization: Digest username=\"bob-"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("Authorization: Digest username=\"bob-"),
+            "{}",
+            r.stderr
+        );
         assert!(r.stderr.contains("qop=auth"), "{}", r.stderr);
         let v = json(&r.stdout);
         assert_eq!(v["status"], 200);
@@ -183,7 +200,11 @@ fn register_refresh_query_and_remove_against_kamailio_without_auth() {
     let q = register_cmd(&[aor, "--registrar", &reg, "--query", "--json"], None);
     assert_eq!(count(&json(&q.stdout)), 1, "{}", q.stdout);
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
     assert!(child.wait().unwrap().success());
@@ -193,11 +214,30 @@ fn register_refresh_query_and_remove_against_kamailio_without_auth() {
 
     // Register two, remove one, remove all.
     for c in ["sip:carol@192.0.2.4:5062", "sip:carol@192.0.2.5:5062"] {
-        let r = register_cmd(&[aor, "--registrar", &reg, "--once", "--contact", c, "--expires", "60"], None);
+        let r = register_cmd(
+            &[
+                aor,
+                "--registrar",
+                &reg,
+                "--once",
+                "--contact",
+                c,
+                "--expires",
+                "60",
+            ],
+            None,
+        );
         assert!(r.status.success(), "{}", r.stderr);
     }
     let r = register_cmd(
-        &[aor, "--registrar", &reg, "--remove", "sip:carol@192.0.2.4:5062", "--json"],
+        &[
+            aor,
+            "--registrar",
+            &reg,
+            "--remove",
+            "sip:carol@192.0.2.4:5062",
+            "--json",
+        ],
         None,
     );
     assert!(r.status.success(), "{}", r.stderr);

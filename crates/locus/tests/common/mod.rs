@@ -451,7 +451,10 @@ impl Locus {
         loop {
             let mut line = String::new();
             let n = reader.read_line(&mut line).unwrap();
-            assert!(n > 0, "locus exited before it was ready; output so far: {lines:?}");
+            assert!(
+                n > 0,
+                "locus exited before it was ready; output so far: {lines:?}"
+            );
             lines.push(line.trim_end().to_string());
             if line.starts_with("location store:") {
                 break;
@@ -517,7 +520,9 @@ pub fn register_cmd_wrapped(wrapper: &[&str], args: &[&str], stdin: Option<&str>
                 return;
             }
         }
-        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
     });
     let out = child.wait_with_output().unwrap();
     let _ = guard.join();
