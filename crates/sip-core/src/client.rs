@@ -1054,7 +1054,7 @@ impl Registration {
                 .flatten()
                 .and_then(parse_qvalue)
                 .unwrap_or(1000);
-            if best.as_ref().map_or(true, |(bq, _)| q > *bq) {
+            if !matches!(&best, Some((bq, _)) if q <= *bq) {
                 let scheme = if u.secure { "sips" } else { "sip" };
                 let mut target = format!("{scheme}:{}", u.host);
                 if let Some(p) = u.port {

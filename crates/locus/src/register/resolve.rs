@@ -158,7 +158,7 @@ trait NoneOrEq {
 
 impl NoneOrEq for Option<Transport> {
     fn is_none_or_eq(&self, t: Transport) -> bool {
-        self.map_or(true, |c| c == t)
+        !matches!(self, Some(c) if *c != t)
     }
 }
 

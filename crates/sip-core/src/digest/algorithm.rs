@@ -105,7 +105,7 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
 
 /// Bytes of lower- or upper-case hex; `None` for anything else.
 pub(crate) fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if s.len() & 1 != 0 {
         return None;
     }
     s.as_bytes()

@@ -95,10 +95,8 @@ impl<'a> Credentials<'a> {
             qop,
             nc,
         };
-        if creds.qop.is_some() || creds.sess {
-            if creds.cnonce.is_none() {
-                return Err(DigestError::MissingParam("cnonce"));
-            }
+        if (creds.qop.is_some() || creds.sess) && creds.cnonce.is_none() {
+            return Err(DigestError::MissingParam("cnonce"));
         }
         if creds.qop.is_some() && creds.nc_value().is_none() {
             return Err(DigestError::MissingParam("nc"));
