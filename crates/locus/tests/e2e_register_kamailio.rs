@@ -171,7 +171,7 @@ fn register_refresh_query_and_remove_against_kamailio_without_auth() {
     let k = Kamailio::start(false);
     let reg = k.registrar("udp");
     let aor = "sip:carol@example.com";
-    let mut child = Command::new(bin())
+    let child = Command::new(bin())
         .args([
             "register",
             aor,
@@ -187,7 +187,8 @@ fn register_refresh_query_and_remove_against_kamailio_without_auth() {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut child = KillOnDrop(child);
+    let mut reader = BufReader::new(child.0.stdout.take().unwrap());
     let mut seen = 0;
     while seen < 3 {
         let mut line = String::new();
@@ -199,7 +200,7 @@ fn register_refresh_query_and_remove_against_kamailio_without_auth() {
     }
     let q = register_cmd(&[aor, "--registrar", &reg, "--query", "--json"], None);
     assert_eq!(count(&json(&q.stdout)), 1, "{}", q.stdout);
-    let pid = child.id().to_string();
+    let pid = child.0.id().to_string();
     assert!(Command::new("kill")
         .args(["-INT", &pid])
         .status()
@@ -207,7 +208,7 @@ fn register_refresh_query_and_remove_against_kamailio_without_auth() {
         .success());
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
-    assert!(child.wait().unwrap().success());
+    assert!(child.0.wait().unwrap().success());
     assert!(rest.contains("\"unregister\""), "{rest}");
     let q = register_cmd(&[aor, "--registrar", &reg, "--query", "--json"], None);
     assert_eq!(count(&json(&q.stdout)), 0, "{}", q.stdout);

@@ -65,7 +65,7 @@ impl Printer {
             .unwrap_or_default();
         let refresh_in = match state {
             State::Registered { refresh_at_ms, .. } => {
-                Some(refresh_at_ms.saturating_sub(now_ms) / 1000)
+                Some(refresh_at_ms.saturating_sub(now_ms).div_ceil(1000))
             }
             _ => None,
         };

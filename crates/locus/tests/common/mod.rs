@@ -532,3 +532,14 @@ pub fn register_cmd_wrapped(wrapper: &[&str], args: &[&str], stdin: Option<&str>
         stderr: String::from_utf8_lossy(&out.stderr).to_string(),
     }
 }
+
+/// A child process killed (by PID) when dropped, so a failing test
+/// leaves nothing running.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
