@@ -35,6 +35,9 @@ pub enum Command {
     /// Manage the accounts of digest authentication.
     #[command(subcommand)]
     Users(UsersCommand),
+
+    /// Register, refresh, query or remove bindings at a registrar (a SIP UA's registration client).
+    Register(crate::register::RegisterArgs),
 }
 
 /// A `locus users` subcommand.

@@ -2,7 +2,7 @@
 //!
 //! Subcommands: `serve` runs the server, `bindings` prints the location
 //! store's current bindings, `users` manages the accounts of digest
-//! authentication.
+//! authentication, `register` is the registration client.
 
 mod auth_config;
 mod bindings_cmd;
@@ -10,6 +10,7 @@ mod cli;
 mod config;
 mod htdigest;
 mod logging;
+mod register;
 mod secret;
 mod serve;
 mod users_cmd;
@@ -25,5 +26,6 @@ fn main() -> ExitCode {
         }
         cli::Command::Bindings(args) => bindings_cmd::run(&args),
         cli::Command::Users(cmd) => users_cmd::run(&cmd),
+        cli::Command::Register(args) => register::run(args),
     }
 }

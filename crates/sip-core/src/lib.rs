@@ -6,6 +6,7 @@
 //! - [`transaction`]: non-INVITE server transactions (RFC 3261 §17.2.2).
 //! - [`registrar`]: the eight steps of RFC 3261 §10.3.
 //! - [`response`]: building responses from requests (§8.2.6, RFC 3581).
+//! - [`client`]: the registration client (RFC 3261 §10.2) for `locus register` and load tests.
 //! - [`core`]: the dispatcher that turns a parsed request into an [`core::Action`].
 //! - [`proxy`]: the transaction-stateful proxy of §16 with INVITE and
 //!   non-INVITE client and server transactions (§17).
@@ -13,6 +14,7 @@
 
 pub mod abuse;
 pub mod auth;
+pub mod client;
 pub mod core;
 pub mod digest;
 pub mod proxy;

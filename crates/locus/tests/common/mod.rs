@@ -458,3 +458,127 @@ pub fn add_user(data_dir: &Path, user: &str, domain: &str, password: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+impl Locus {
+    /// Starts `locus serve` with exactly these listen specs and flags (no
+    /// default min/max expires), optionally under a wrapper command such
+    /// as `ip netns exec NS`. Waits until it is ready.
+    pub fn start_with(wrapper: &[&str], listen: &[String], extra: &[&str]) -> Locus {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let mut cmd = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
+        cmd.arg("serve");
+        for l in listen {
+            cmd.args(["--listen", l]);
+        }
+        cmd.args(["--data-dir", data.to_str().unwrap()]).args(extra);
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start locus");
+        let stdout = child.stdout.take().unwrap();
+        let mut reader = BufReader::new(stdout);
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            let n = reader.read_line(&mut line).unwrap();
+            assert!(
+                n > 0,
+                "locus exited before it was ready; output so far: {lines:?}"
+            );
+            lines.push(line.trim_end().to_string());
+            if line.starts_with("location store:") {
+                break;
+            }
+        }
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            let _ = reader.read_to_string(&mut sink);
+        });
+        Locus {
+            child: Some(child),
+            port: 0,
+            data_dir: data,
+            stdout_lines: lines,
+            _tmp: Some(tmp),
+        }
+    }
+}
+
+/// Output of one `locus register` run.
+pub struct RegisterRun {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `locus register ARGS` (with `stdin` fed to it) to completion,
+/// bounded by WAIT plus Timer F.
+pub fn register_cmd(args: &[&str], stdin: Option<&str>) -> RegisterRun {
+    register_cmd_wrapped(&[], args, stdin)
+}
+
+/// As [`register_cmd`], under a wrapper command (`ip netns exec NS`).
+pub fn register_cmd_wrapped(wrapper: &[&str], args: &[&str], stdin: Option<&str>) -> RegisterRun {
+    let mut cmd = match wrapper.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(bin());
+            c
+        }
+        None => Command::new(bin()),
+    };
+    let mut child = cmd
+        .arg("register")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start locus register");
+    {
+        let mut input = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            input.write_all(s.as_bytes()).unwrap();
+        }
+    }
+    let pid = child.id();
+    let guard = std::thread::spawn(move || {
+        let deadline = Instant::now() + WAIT + Duration::from_secs(40);
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                return;
+            }
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    });
+    let out = child.wait_with_output().unwrap();
+    let _ = guard.join();
+    RegisterRun {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).to_string(),
+        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+    }
+}
+
+/// A child process killed (by PID) when dropped, so a failing test
+/// leaves nothing running.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
