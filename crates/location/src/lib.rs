@@ -37,6 +37,7 @@
 #![warn(missing_docs)]
 
 mod binding;
+mod codec;
 mod error;
 mod hot;
 mod memory;

@@ -6,32 +6,27 @@ use std::time::Duration;
 use crate::StoreError;
 
 /// Schema migrations; entry `i` takes the database from `user_version = i`
-/// to `i + 1`. Append new entries, never edit old ones.
+/// to `i + 1`. Append new entries, never edit released ones. (Version 1
+/// was rewritten once before any release: the first draft kept one row per
+/// binding in a `bindings` table.)
 ///
-/// The `bindings` table holds one row per (aor, contact), a column per
-/// [`crate::Binding`] field (`local` is stored as `local_addr`, `path` in the
-/// encoding of [`super::codec::encode_path`]) plus `position`, the index of
-/// the binding within its AOR's set, so a reload restores the set in order.
+/// The store is log-structured: `journal` gets one appended row per changed
+/// AOR per commit, holding the AOR's whole new set encoded by
+/// [`crate::codec`] (an empty set means the AOR is gone); appends touch
+/// only the rightmost pages. `aors` is the compacted state, one row per AOR
+/// holding its encoded set; compaction folds the oldest journal rows into it
+/// (latest wins) and deletes them. The current state is `aors` overlaid with
+/// the journal replayed in `seq` order.
 const MIGRATIONS: &[&str] = &["
-    CREATE TABLE bindings (
-        aor           TEXT    NOT NULL,
-        contact       TEXT    NOT NULL,
-        position      INTEGER NOT NULL,
-        q             INTEGER NOT NULL,
-        expires_at_ms INTEGER NOT NULL,
-        call_id       TEXT    NOT NULL,
-        cseq          INTEGER NOT NULL,
-        received      TEXT,
-        transport     TEXT    NOT NULL,
-        local_addr    TEXT,
-        user_agent    TEXT,
-        path          TEXT    NOT NULL,
-        instance      TEXT,
-        reg_id        INTEGER,
-        updated_at_ms INTEGER NOT NULL,
-        PRIMARY KEY (aor, contact)
+    CREATE TABLE aors (
+        aor      TEXT PRIMARY KEY,
+        bindings BLOB NOT NULL
     ) WITHOUT ROWID;
-    CREATE INDEX bindings_by_expiry ON bindings (expires_at_ms);
+    CREATE TABLE journal (
+        seq      INTEGER PRIMARY KEY,
+        aor      TEXT NOT NULL,
+        bindings BLOB NOT NULL
+    );
 "];
 
 /// The schema version this build writes and reads.
