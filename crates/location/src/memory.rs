@@ -46,7 +46,7 @@ impl LocationStore for MemoryStore {
     }
 
     fn purge_expired(&self, now_ms: u64) -> Vec<Binding> {
-        self.hot.purge(now_ms, |_| {})
+        self.hot.purge(now_ms)
     }
 
     fn next_expiry(&self) -> Option<u64> {

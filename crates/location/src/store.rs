@@ -41,7 +41,10 @@ pub trait LocationStore: Send + Sync + 'static {
 
     /// Remove every binding whose expiry is `<= now_ms`, using the expiry
     /// index (no full scan), and return what was removed (for metrics and
-    /// events). Durable backends persist the removal without waiting for it.
+    /// events). This need not write anything: expired bindings are already
+    /// invisible to every reader by time, and a durable backend may drop
+    /// them from storage later ([`crate::SqliteStore`] does so when it
+    /// compacts or reopens).
     fn purge_expired(&self, now_ms: u64) -> Vec<Binding>;
 
     /// Earliest expiry instant in the index, if any, so the caller can sleep

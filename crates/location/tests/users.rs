@@ -79,24 +79,44 @@ fn cache_sees_changes_from_another_connection() {
     assert!(cache.is_empty());
 }
 
-#[test]
-fn migration_keeps_bindings_written_by_version_1() {
+#[tokio::test]
+async fn migration_keeps_bindings_written_by_version_1() {
+    use location::LocationStore;
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(location::DB_FILE);
-    {
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE bindings (aor TEXT NOT NULL, contact TEXT NOT NULL, position INTEGER NOT NULL,
-                q INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL, call_id TEXT NOT NULL,
-                cseq INTEGER NOT NULL, received TEXT, transport TEXT NOT NULL, local_addr TEXT,
-                user_agent TEXT, path TEXT NOT NULL, instance TEXT, reg_id INTEGER,
-                updated_at_ms INTEGER NOT NULL, PRIMARY KEY (aor, contact)) WITHOUT ROWID;
-             CREATE INDEX bindings_by_expiry ON bindings (expires_at_ms);
-             INSERT INTO bindings VALUES ('sip:alice@example.com', 'sip:alice@192.0.2.1', 0, 1000,
-                9000000000000, 'cid', 1, NULL, 'udp', NULL, NULL, '', NULL, NULL, 1);
-             PRAGMA user_version = 1;",
-        )
+    // A version-1 database (bindings, no accounts yet): written by the
+    // store, then the accounts tables of version 2 taken away again.
+    let store = location::SqliteStore::open(dir.path(), 0).unwrap();
+    let b = location::Binding {
+        aor: "sip:alice@example.com".into(),
+        contact: "sip:alice@192.0.2.1".into(),
+        q: 1000,
+        expires_at_ms: 9_000_000_000_000,
+        call_id: "cid".into(),
+        cseq: 1,
+        received: None,
+        transport: "udp".into(),
+        local: None,
+        user_agent: None,
+        path: Vec::new(),
+        instance: None,
+        reg_id: None,
+        updated_at_ms: 1,
+        action: None,
+    };
+    store
+        .update("sip:alice@example.com", 1, move |set| {
+            set.push(b);
+            Ok::<(), ()>(())
+        })
+        .await
+        .unwrap()
         .unwrap();
+    store.close().await.unwrap();
+    drop(store);
+    {
+        let conn = rusqlite::Connection::open(dir.path().join(location::DB_FILE)).unwrap();
+        conn.execute_batch("DROP TABLE users; DROP TABLE users_version; PRAGMA user_version = 1;")
+            .unwrap();
     }
     let users = SqliteUsers::open(dir.path()).unwrap();
     assert!(users.list(None).unwrap().is_empty());

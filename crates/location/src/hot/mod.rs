@@ -8,11 +8,11 @@ mod normalize;
 mod shard;
 
 use std::hash::{BuildHasher, RandomState};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-pub(crate) use shard::{ExpiryKey, Shard};
+pub(crate) use shard::Shard;
 
-use crate::{Binding, StoreError};
+use crate::{codec, Binding, StoreError};
 use normalize::normalize;
 
 /// Number of shards; a power of two well above the core count so that
@@ -64,17 +64,26 @@ impl HotTable {
         self.lock(aor).live(aor, now_ms)
     }
 
+    /// Install an encoded set read from disk as the set of `aor` (an
+    /// empty or malformed set removes the AOR).
+    pub(crate) fn install(&self, aor: &str, blob: Box<[u8]>) {
+        let mut shard = self.lock(aor);
+        let key = shard.key(aor);
+        shard.install(key, Some(blob));
+    }
+
     /// Run `change` on a copy of the live set of `aor` under its shard lock.
     ///
     /// If the closure fails, nothing happens. Otherwise `persist` is called,
-    /// still under the lock, with the new normalised set (`None` when the set
-    /// is unchanged); only if it succeeds is the new set installed.
+    /// still under the lock, with the AOR's shared key and the new
+    /// normalised set, encoded (`None` when the set is unchanged); only if
+    /// it succeeds is the new set installed.
     pub(crate) fn apply<T, E, F, R>(
         &self,
         aor: &str,
         now_ms: u64,
         change: F,
-        persist: impl FnOnce(Option<&[Binding]>) -> Result<R, StoreError>,
+        persist: impl FnOnce(Option<(&Arc<str>, &[u8])>) -> Result<R, StoreError>,
     ) -> Result<Result<(T, R), E>, StoreError>
     where
         F: FnOnce(&mut Vec<Binding>) -> Result<T, E>,
@@ -91,22 +100,18 @@ impl HotTable {
             let receipt = persist(None)?;
             return Ok(Ok((value, receipt)));
         }
-        let receipt = persist(Some(&after))?;
-        shard.replace(aor, after);
+        let key = shard.key(aor);
+        let blob = codec::encode(&after);
+        let receipt = persist(Some((&key, &blob)))?;
+        shard.install(key, Some(blob));
         Ok(Ok((value, receipt)))
     }
 
-    /// Remove everything due at `now_ms` from every shard; `persist` sees
-    /// each shard's non-empty removal while that shard is still locked.
-    pub(crate) fn purge(&self, now_ms: u64, mut persist: impl FnMut(&[Binding])) -> Vec<Binding> {
+    /// Remove everything due at `now_ms` from every shard.
+    pub(crate) fn purge(&self, now_ms: u64) -> Vec<Binding> {
         let mut all = Vec::new();
         for shard in self.shards.iter() {
-            let mut shard = lock(shard);
-            let removed = shard.purge(now_ms);
-            if !removed.is_empty() {
-                persist(&removed);
-                all.extend(removed);
-            }
+            all.extend(lock(shard).purge(now_ms));
         }
         all
     }

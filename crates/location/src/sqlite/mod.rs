@@ -1,23 +1,26 @@
 //! The durable backend: the hot table in front of an SQLite file written by
 //! one group-committing thread.
 
-mod codec;
 mod queries;
 mod read;
 pub(crate) mod schema;
+#[cfg(test)]
+mod tests;
 mod writer;
 
 use std::future::Future;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use rusqlite::Connection;
 use tokio::sync::watch;
 
+use crate::codec;
 use crate::hot::HotTable;
 use crate::{Binding, LocationStore, StoreError};
 pub use read::read_bindings;
-use writer::Job;
+use writer::{Job, Tuning};
 
 /// Name of the database file inside the data directory.
 pub const DB_FILE: &str = "locus.db";
@@ -41,36 +44,57 @@ pub struct SqliteStore {
     /// different shards does not serialise.
     jobs: RwLock<Option<std::sync::mpsc::Sender<Job>>>,
     stopped: watch::Receiver<bool>,
+    /// The latest `now_ms` any caller passed: the writer's notion of the
+    /// time when compaction drops expired bindings (the store has no clock).
+    clock: Arc<AtomicU64>,
 }
 
 impl SqliteStore {
     /// Open (creating if needed) `data_dir/locus.db` and load it.
     ///
     /// Creates `data_dir` if missing, sets WAL and `synchronous=FULL`,
-    /// migrates the schema, deletes rows expired at `now_ms` (the caller's
-    /// clock, Unix epoch milliseconds; the store keeps none) and loads the
-    /// rest into memory, then starts the writer thread.
+    /// migrates the schema, folds the journal into the compacted state
+    /// (dropping bindings expired at `now_ms`, the caller's clock in Unix
+    /// epoch milliseconds; the store keeps none), loads the live sets into
+    /// memory, then starts the writer thread.
     pub fn open(data_dir: &Path, now_ms: u64) -> Result<SqliteStore, StoreError> {
+        Self::open_with(data_dir, now_ms, Tuning::default())
+    }
+
+    /// [`SqliteStore::open`] with explicit compaction settings.
+    pub(crate) fn open_with(
+        data_dir: &Path,
+        now_ms: u64,
+        tuning: Tuning,
+    ) -> Result<SqliteStore, StoreError> {
         std::fs::create_dir_all(data_dir)?;
         let mut conn = Connection::open(data_dir.join(DB_FILE))?;
         schema::configure_writer(&conn)?;
         schema::migrate(&mut conn)?;
-        let dropped = queries::delete_all_expired(&conn, now_ms)?;
-        let live = queries::load_live(&conn, now_ms)?;
+        let folded = writer::compact_all(&mut conn, now_ms, tuning.chunk.max(50_000))?;
         let hot = Arc::new(HotTable::default());
-        let count = live.len();
-        load(&hot, live);
+        let (count, dropped) = load(&mut conn, &hot, now_ms)?;
         tracing::info!(
             bindings = count,
-            expired_dropped = dropped,
+            journal_folded = folded,
+            expired_sets_rewritten = dropped,
             "location database opened"
         );
-        let handle = writer::spawn(conn, Arc::clone(&hot))?;
+        let clock = Arc::new(AtomicU64::new(now_ms));
+        let handle = writer::spawn(conn, Arc::clone(&hot), Arc::clone(&clock), tuning)?;
         Ok(SqliteStore {
             hot,
             jobs: RwLock::new(Some(handle.jobs)),
             stopped: handle.stopped,
+            clock,
         })
+    }
+
+    /// Note a caller's `now_ms` (the writer compacts with the latest).
+    fn observe(&self, now_ms: u64) {
+        if now_ms > self.clock.load(Ordering::Relaxed) {
+            self.clock.fetch_max(now_ms, Ordering::Relaxed);
+        }
     }
 
     /// Queue a job for the writer; fails if the store is closed or the
@@ -82,17 +106,37 @@ impl SqliteStore {
     }
 }
 
-/// Install rows (sorted by AOR, in stored order) into the hot table.
-fn load(hot: &HotTable, rows: Vec<Binding>) {
-    let mut rows = rows.into_iter().peekable();
-    while let Some(first) = rows.next() {
-        let aor = first.aor.clone();
-        let mut set = vec![first];
-        while let Some(next) = rows.next_if(|b| b.aor == aor) {
-            set.push(next);
+/// Load the compacted state (the journal was just folded into it) into
+/// the hot table, dropping bindings expired at `now_ms` from memory and
+/// disk. Returns the bindings loaded and the sets rewritten or deleted.
+fn load(conn: &mut Connection, hot: &HotTable, now_ms: u64) -> Result<(usize, usize), StoreError> {
+    let mut count = 0;
+    let mut cleanup: Vec<(String, Option<Box<[u8]>>)> = Vec::new();
+    queries::for_each_compacted(conn, None, |aor, blob| match codec::expiries(blob) {
+        Ok(at) if !at.is_empty() && at.iter().all(|&at| at > now_ms) => {
+            count += at.len();
+            hot.install(aor, blob.into());
         }
-        hot.lock(&aor).replace(&aor, set);
+        _ => {
+            let live = codec::without_expired(aor, blob, now_ms).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, aor, "dropping unreadable set of the location database");
+                None
+            });
+            if let Some(live) = &live {
+                count += codec::expiries(live).map_or(0, |at| at.len());
+                hot.install(aor, live.clone());
+            }
+            cleanup.push((aor.to_owned(), live));
+        }
+    })?;
+    if !cleanup.is_empty() {
+        let tx = conn.transaction()?;
+        for (aor, live) in &cleanup {
+            queries::store_compacted(&tx, aor, live.as_deref())?;
+        }
+        tx.commit()?;
     }
+    Ok((count, cleanup.len()))
 }
 
 impl LocationStore for SqliteStore {
@@ -107,12 +151,13 @@ impl LocationStore for SqliteStore {
         E: Send + 'static,
         F: FnOnce(&mut Vec<Binding>) -> Result<T, E> + Send + 'static,
     {
+        self.observe(now_ms);
         let queued = self.hot.apply(aor, now_ms, change, |changed| {
             let (done, receipt) = tokio::sync::oneshot::channel();
             let job = match changed {
-                Some(set) => Job::Replace {
-                    aor: aor.to_owned(),
-                    bindings: set.to_vec(),
+                Some((key, blob)) => Job::Replace {
+                    aor: Arc::clone(key),
+                    blob: blob.into(),
                     done,
                 },
                 None => Job::Barrier { done },
@@ -135,17 +180,10 @@ impl LocationStore for SqliteStore {
     }
 
     fn purge_expired(&self, now_ms: u64) -> Vec<Binding> {
-        self.hot.purge(now_ms, |removed| {
-            let keys = removed
-                .iter()
-                .map(|b| (b.expires_at_ms, b.aor.clone(), b.contact.clone()))
-                .collect();
-            if let Err(e) = self.send(Job::Expire { keys }) {
-                // Harmless: expired rows are never loaded and are deleted on
-                // the next open.
-                tracing::debug!(error = %e, "expired bindings not deleted from disk");
-            }
-        })
+        // Memory only: expired bindings are never loaded, and compaction
+        // drops them from disk, so expiry costs no write.
+        self.observe(now_ms);
+        self.hot.purge(now_ms)
     }
 
     fn next_expiry(&self) -> Option<u64> {

@@ -2,10 +2,12 @@
 
 use std::path::Path;
 
+use std::collections::HashMap;
+
 use rusqlite::{Connection, OpenFlags};
 
 use super::{queries, schema, DB_FILE};
-use crate::{Binding, StoreError};
+use crate::{codec, Binding, StoreError};
 
 /// The bindings live at `now_ms` in `data_dir/locus.db`, of one AOR or of
 /// all, sorted by aor, then q descending, then contact.
@@ -14,7 +16,10 @@ use crate::{Binding, StoreError};
 /// (WAL mode). A missing database file is an error,
 /// [`StoreError::Missing`], so that a mistyped data directory is not
 /// mistaken for "no registrations"; a database that exists but was never
-/// initialised yields an empty list.
+/// initialised yields an empty list. The state is read as the server
+/// rebuilds it: the compacted sets overlaid with the journal in `seq`
+/// order, both in one read transaction (one consistent snapshot even while
+/// the server appends or compacts).
 pub fn read_bindings(
     data_dir: &Path,
     aor: Option<&str>,
@@ -28,7 +33,7 @@ pub fn read_bindings(
         }
         Err(e) => return Err(StoreError::Io(e)),
     }
-    let conn = Connection::open_with_flags(
+    let mut conn = Connection::open_with_flags(
         &path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
@@ -36,5 +41,29 @@ pub fn read_bindings(
     if schema::version(&conn)? == 0 {
         return Ok(Vec::new());
     }
-    Ok(queries::list_live(&conn, aor, now_ms)?)
+    let tx = conn.transaction()?;
+    let mut sets: HashMap<String, Vec<u8>> = HashMap::new();
+    queries::for_each_compacted(&tx, aor, |aor, blob| {
+        sets.insert(aor.to_owned(), blob.to_vec());
+    })?;
+    queries::for_each_journal(&tx, aor, |aor, blob| {
+        sets.insert(aor, blob);
+    })?;
+    drop(tx);
+    let mut out = Vec::new();
+    for (aor, blob) in &sets {
+        match codec::decode(aor, blob, |at| at > now_ms) {
+            Ok(live) => out.extend(live),
+            Err(e) => {
+                tracing::warn!(error = %e, aor, "skipping unreadable set in location database")
+            }
+        }
+    }
+    out.sort_by(|x, y| {
+        x.aor
+            .cmp(&y.aor)
+            .then(y.q.cmp(&x.q))
+            .then_with(|| x.contact.cmp(&y.contact))
+    });
+    Ok(out)
 }

@@ -6,17 +6,20 @@ use std::time::Duration;
 use crate::StoreError;
 
 /// Schema migrations; entry `i` takes the database from `user_version = i`
-/// to `i + 1`. Append new entries, never edit old ones.
+/// to `i + 1`. Append new entries, never edit released ones. (Version 1
+/// was rewritten once before any release: the first draft kept one row per
+/// binding in a `bindings` table.)
 ///
-/// The `bindings` table holds one row per (aor, contact), a column per
-/// [`crate::Binding`] field (`local` is stored as `local_addr`, `path` in the
-/// encoding of [`super::codec::encode_path`]) plus `position`, the index of
-/// the binding within its AOR's set, so a reload restores the set in order.
+/// The store is log-structured: `journal` gets one appended row per changed
+/// AOR per commit, holding the AOR's whole new set encoded by
+/// [`crate::codec`] (an empty set means the AOR is gone); appends touch
+/// only the rightmost pages. `aors` is the compacted state, one row per AOR
+/// holding its encoded set; compaction folds the oldest journal rows into it
+/// (latest wins) and deletes them. The current state is `aors` overlaid with
+/// the journal replayed in `seq` order. The RFC 2543 `action` of a binding
+/// is part of the encoded set.
 ///
-/// Version 2 adds `action` (the RFC 2543 Contact parameter, `proxy`,
-/// `redirect` or NULL); rows written by version 1 keep NULL.
-///
-/// The `users` table (version 3) holds one row per (domain, username) with
+/// The `users` table (version 2) holds one row per (domain, username) with
 /// the realm its HA1 values were computed for and one HA1 column per digest
 /// algorithm (NULL when unknown, e.g. for users imported from an htdigest
 /// file, which carries MD5 only); passwords are never stored. Triggers bump
@@ -24,28 +27,15 @@ use crate::StoreError;
 /// changes made by `locus users` with one cheap query.
 const MIGRATIONS: &[&str] = &[
     "
-    CREATE TABLE bindings (
-        aor           TEXT    NOT NULL,
-        contact       TEXT    NOT NULL,
-        position      INTEGER NOT NULL,
-        q             INTEGER NOT NULL,
-        expires_at_ms INTEGER NOT NULL,
-        call_id       TEXT    NOT NULL,
-        cseq          INTEGER NOT NULL,
-        received      TEXT,
-        transport     TEXT    NOT NULL,
-        local_addr    TEXT,
-        user_agent    TEXT,
-        path          TEXT    NOT NULL,
-        instance      TEXT,
-        reg_id        INTEGER,
-        updated_at_ms INTEGER NOT NULL,
-        PRIMARY KEY (aor, contact)
+    CREATE TABLE aors (
+        aor      TEXT PRIMARY KEY,
+        bindings BLOB NOT NULL
     ) WITHOUT ROWID;
-    CREATE INDEX bindings_by_expiry ON bindings (expires_at_ms);
-",
-    "
-    ALTER TABLE bindings ADD COLUMN action TEXT;
+    CREATE TABLE journal (
+        seq      INTEGER PRIMARY KEY,
+        aor      TEXT NOT NULL,
+        bindings BLOB NOT NULL
+    );
 ",
     "
     CREATE TABLE users (

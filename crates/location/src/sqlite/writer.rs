@@ -1,24 +1,54 @@
-//! The dedicated writer thread and its group commit.
+//! The dedicated writer thread: group commit of journal appends, and
+//! compaction.
 //!
 //! Every change reaches the database through one channel, sent while the
 //! shard lock of its AOR is held, so the channel order is the per-AOR call
 //! order. The writer takes one job, drains whatever else is queued (up to
-//! [`MAX_BATCH`]), applies the lot in one transaction, commits (one fsync)
-//! and only then answers each job's oneshot.
+//! [`MAX_BATCH`]), appends one journal row per changed AOR in one
+//! transaction, commits (one fsync) and only then answers each job's
+//! oneshot. Between batches, when the journal has grown past a threshold or
+//! the writer is idle, it folds the oldest journal rows into `aors`.
 
-use std::collections::BTreeSet;
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::collections::{BTreeSet, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rusqlite::Connection;
 use tokio::sync::{oneshot, watch};
 
 use super::queries;
-use crate::hot::{ExpiryKey, HotTable};
-use crate::{Binding, StoreError};
+use crate::hot::HotTable;
+use crate::StoreError;
 
 /// Most jobs folded into one transaction.
 const MAX_BATCH: usize = 4096;
+
+/// When the writer compacts, and how much at a time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tuning {
+    /// Compact after a commit once the journal holds this many rows.
+    pub(crate) compact_at: usize,
+    /// Journal rows folded (and `aors` rows swept for expired bindings) per
+    /// compaction transaction, which bounds how long one blocks commits.
+    pub(crate) chunk: usize,
+    /// After this long without a job the writer counts as idle...
+    pub(crate) idle: Duration,
+    /// ...and compacts if the journal holds at least this many rows.
+    pub(crate) idle_min: usize,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            compact_at: 50_000,
+            chunk: 10_000,
+            idle: Duration::from_millis(500),
+            idle_min: 1_000,
+        }
+    }
+}
 
 /// Where the writer reports a job's outcome.
 pub(crate) type Done = oneshot::Sender<Result<(), StoreError>>;
@@ -26,12 +56,12 @@ pub(crate) type Done = oneshot::Sender<Result<(), StoreError>>;
 /// A unit of work for the writer.
 #[derive(Debug)]
 pub(crate) enum Job {
-    /// Store `bindings` as the whole set of `aor`.
+    /// Store `blob` as the whole set of `aor`.
     Replace {
-        /// The AOR whose rows are replaced.
-        aor: String,
-        /// Its new set (already normalised by the hot table).
-        bindings: Vec<Binding>,
+        /// The AOR (the hot table's shared key).
+        aor: Arc<str>,
+        /// Its new set, encoded (an empty set: the AOR is gone).
+        blob: Box<[u8]>,
         /// Answered once the set is durable (or failed).
         done: Done,
     },
@@ -40,11 +70,6 @@ pub(crate) enum Job {
     Barrier {
         /// Answered after the preceding jobs commit (or fail).
         done: Done,
-    },
-    /// Delete rows the hot table purged as expired; nobody waits for it.
-    Expire {
-        /// The removed bindings' index keys.
-        keys: Vec<ExpiryKey>,
     },
     /// Commit what precedes, then stop.
     Shutdown,
@@ -59,12 +84,11 @@ impl Job {
         }
     }
 
-    /// The AOR whose rows this job touches, for recovery after a failure.
-    fn touched_aors(&self) -> Vec<&str> {
+    /// The AOR whose set this job writes, for recovery after a failure.
+    fn touched_aor(&self) -> Option<&str> {
         match self {
-            Job::Replace { aor, .. } => vec![aor.as_str()],
-            Job::Expire { keys } => keys.iter().map(|(_, aor, _)| aor.as_str()).collect(),
-            Job::Barrier { .. } | Job::Shutdown => Vec::new(),
+            Job::Replace { aor, .. } => Some(aor),
+            Job::Barrier { .. } | Job::Shutdown => None,
         }
     }
 }
@@ -78,11 +102,18 @@ pub(crate) struct WriterHandle {
     pub(crate) stopped: watch::Receiver<bool>,
 }
 
-/// Start the writer thread; it owns `conn` from now on.
-pub(crate) fn spawn(conn: Connection, hot: Arc<HotTable>) -> Result<WriterHandle, StoreError> {
+/// Start the writer thread; it owns `conn` from now on. `clock` is the
+/// latest `now_ms` callers passed (compaction drops what expired by then).
+pub(crate) fn spawn(
+    conn: Connection,
+    hot: Arc<HotTable>,
+    clock: Arc<AtomicU64>,
+    tuning: Tuning,
+) -> Result<WriterHandle, StoreError> {
     let (jobs, queue) = mpsc::channel();
     let (stopped_tx, stopped) = watch::channel(false);
-    let writer = Writer { conn, queue, hot };
+    let mut writer = Writer::new(conn, queue, hot, clock, tuning);
+    writer.journal_rows = queries::journal_len(&writer.conn)?;
     std::thread::Builder::new()
         .name("locus-location-writer".into())
         .spawn(move || {
@@ -97,13 +128,52 @@ struct Writer {
     conn: Connection,
     queue: Receiver<Job>,
     hot: Arc<HotTable>,
+    clock: Arc<AtomicU64>,
+    tuning: Tuning,
+    /// Rows in the journal.
+    journal_rows: usize,
+    /// Do not try compacting again before the journal holds this many rows
+    /// (raised after a failed compaction, so failures are not retried on
+    /// every commit).
+    retry_at: usize,
+    /// Where the next sweep of `aors` for expired bindings starts.
+    sweep_cursor: String,
 }
 
 impl Writer {
+    fn new(
+        conn: Connection,
+        queue: Receiver<Job>,
+        hot: Arc<HotTable>,
+        clock: Arc<AtomicU64>,
+        tuning: Tuning,
+    ) -> Writer {
+        Writer {
+            conn,
+            queue,
+            hot,
+            clock,
+            tuning,
+            journal_rows: 0,
+            retry_at: 0,
+            sweep_cursor: String::new(),
+        }
+    }
+
     /// Process batches until shut down or every sender is gone (the store
     /// was dropped; what was queued is still committed).
     fn run(mut self) {
-        while let Ok(first) = self.queue.recv() {
+        loop {
+            let first = match self.queue.recv_timeout(self.tuning.idle) {
+                Ok(job) => job,
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.journal_rows >= self.tuning.idle_min.max(1) {
+                        self.compact();
+                    }
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
             let mut stop = matches!(first, Job::Shutdown);
             let mut batch = vec![first];
             while !stop && batch.len() < MAX_BATCH {
@@ -118,16 +188,50 @@ impl Writer {
             if self.process(batch) || stop {
                 break;
             }
+            if self.journal_rows >= self.tuning.compact_at.max(self.retry_at) {
+                self.compact();
+            }
         }
         tracing::debug!("location writer stopped");
+    }
+
+    /// Fold one chunk of the journal into `aors` and sweep one chunk of
+    /// `aors` for expired bindings, in one transaction.
+    fn compact(&mut self) {
+        let now_ms = self.clock.load(Ordering::Relaxed);
+        let started = std::time::Instant::now();
+        match compact_step(
+            &mut self.conn,
+            now_ms,
+            self.tuning.chunk,
+            &self.sweep_cursor,
+        ) {
+            Ok((folded, cursor)) => {
+                self.journal_rows = self.journal_rows.saturating_sub(folded);
+                self.sweep_cursor = cursor;
+                self.retry_at = 0;
+                tracing::debug!(
+                    folded,
+                    journal = self.journal_rows,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "location journal compacted"
+                );
+            }
+            Err(e) => {
+                // Nothing is lost: the journal still holds every change.
+                self.retry_at = self.journal_rows + self.tuning.chunk.max(1);
+                tracing::error!(error = %e, "location journal compaction failed");
+            }
+        }
     }
 
     /// Commit one batch and answer its jobs; true if a shutdown was seen
     /// while recovering from a failure.
     fn process(&mut self, batch: Vec<Job>) -> bool {
         match commit(&mut self.conn, &batch) {
-            Ok(()) => {
-                tracing::trace!(jobs = batch.len(), "location batch committed");
+            Ok(appended) => {
+                self.journal_rows += appended;
+                tracing::trace!(jobs = batch.len(), appended, "location batch committed");
                 for job in batch {
                     job.finish(|| Ok(()));
                 }
@@ -152,16 +256,22 @@ impl Writer {
     fn recover(&self, mut failed: Vec<Job>) -> bool {
         let mut shards = self.hot.lock_all();
         failed.extend(self.queue.try_iter());
-        let aors: BTreeSet<&str> = failed.iter().flat_map(Job::touched_aors).collect();
+        let aors: BTreeSet<&str> = failed.iter().filter_map(Job::touched_aor).collect();
+        let restored = queries::load_sets(&self.conn, &aors).unwrap_or_else(|e| {
+            // Memory must never claim what disk does not hold: if the sets
+            // cannot be read, forget the AORs rather than guess.
+            tracing::error!(error = %e, "cannot reload AORs after failed commit; dropping them from memory");
+            Default::default()
+        });
         for aor in aors {
-            let restored = queries::load_aor(&self.conn, aor).unwrap_or_else(|e| {
-                // Memory must never claim what disk does not hold: if the
-                // rows cannot be read, forget the AOR rather than guess.
-                tracing::error!(error = %e, aor, "cannot reload AOR after failed commit; dropping it from memory");
-                Vec::new()
-            });
+            let blob = restored
+                .get(aor)
+                .cloned()
+                .flatten()
+                .map(Vec::into_boxed_slice);
             if let Some(shard) = shards.get_mut(self.hot.shard_index(aor)) {
-                shard.replace(aor, restored);
+                let key = shard.key(aor);
+                shard.install(key, blob);
             }
         }
         drop(shards);
@@ -173,34 +283,88 @@ impl Writer {
     }
 }
 
-/// Apply a batch in one transaction; batches with nothing to write (only
-/// barriers or a shutdown) open no transaction at all.
-fn commit(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<()> {
-    let writes = batch
+/// Append a batch to the journal in one transaction, one row per AOR (its
+/// last set in the batch: the journal is latest-wins anyway); returns the
+/// rows appended. Batches with nothing to write (only barriers or a
+/// shutdown) open no transaction at all.
+fn commit(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<usize> {
+    let replaces = batch
         .iter()
-        .any(|job| matches!(job, Job::Replace { .. } | Job::Expire { .. }));
-    if !writes {
-        return Ok(());
+        .filter(|job| matches!(job, Job::Replace { .. }))
+        .count();
+    if replaces == 0 {
+        return Ok(0);
     }
     let tx = conn.transaction()?;
-    for job in batch {
-        match job {
-            Job::Replace { aor, bindings, .. } => queries::replace_aor(&tx, aor, bindings)?,
-            Job::Expire { keys } => {
-                for key in keys {
-                    queries::delete_expired(&tx, key)?;
+    let mut appended = 0;
+    if replaces == 1 {
+        for job in batch {
+            if let Job::Replace { aor, blob, .. } = job {
+                queries::append(&tx, aor, blob)?;
+                appended += 1;
+            }
+        }
+    } else {
+        // Later sets of an AOR replace earlier ones: write each AOR's last,
+        // in the order of those last changes.
+        let mut seen: HashSet<&str> = HashSet::with_capacity(replaces);
+        let mut last: Vec<(&str, &[u8])> = Vec::with_capacity(replaces);
+        for job in batch.iter().rev() {
+            if let Job::Replace { aor, blob, .. } = job {
+                if seen.insert(aor) {
+                    last.push((aor, blob));
                 }
             }
-            Job::Barrier { .. } | Job::Shutdown => {}
+        }
+        for (aor, blob) in last.into_iter().rev() {
+            queries::append(&tx, aor, blob)?;
+            appended += 1;
         }
     }
-    tx.commit()
+    tx.commit()?;
+    Ok(appended)
+}
+
+/// One compaction transaction: fold up to `chunk` of the oldest journal
+/// rows into `aors`, then sweep up to `chunk` rows of `aors` after
+/// `cursor` for expired bindings. Returns the rows folded and the next
+/// sweep cursor.
+pub(crate) fn compact_step(
+    conn: &mut Connection,
+    now_ms: u64,
+    chunk: usize,
+    cursor: &str,
+) -> rusqlite::Result<(usize, String)> {
+    let tx = conn.transaction()?;
+    let folded = queries::fold(&tx, now_ms, chunk.max(1))?;
+    let cursor = queries::sweep(&tx, now_ms, cursor, chunk.max(1))?;
+    tx.commit()?;
+    Ok((folded, cursor))
+}
+
+/// Fold the whole journal into `aors` (at open), a chunk per transaction.
+pub(crate) fn compact_all(
+    conn: &mut Connection,
+    now_ms: u64,
+    chunk: usize,
+) -> rusqlite::Result<usize> {
+    let mut total = 0;
+    loop {
+        let tx = conn.transaction()?;
+        let folded = queries::fold(&tx, now_ms, chunk.max(1))?;
+        tx.commit()?;
+        if folded == 0 {
+            return Ok(total);
+        }
+        total += folded;
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sqlite::schema;
+    use crate::{codec, Binding};
 
     fn binding(aor: &str, contact: &str) -> Binding {
         Binding {
@@ -222,14 +386,19 @@ mod tests {
         }
     }
 
-    fn replace(aor: &str, set: Vec<Binding>) -> (Job, oneshot::Receiver<Result<(), StoreError>>) {
+    fn replace(aor: &str, set: &[Binding]) -> (Job, oneshot::Receiver<Result<(), StoreError>>) {
         let (done, receipt) = oneshot::channel();
         let job = Job::Replace {
             aor: aor.into(),
-            bindings: set,
+            blob: codec::encode(set),
             done,
         };
         (job, receipt)
+    }
+
+    fn writer(conn: Connection, queue: Receiver<Job>, hot: Arc<HotTable>) -> Writer {
+        let clock = Arc::new(AtomicU64::new(0));
+        Writer::new(conn, queue, hot, clock, Tuning::default())
     }
 
     #[test]
@@ -237,23 +406,19 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         schema::migrate(&mut conn).unwrap();
         let on_disk = vec![binding("a", "sip:disk")];
-        queries::replace_aor(&conn, "a", &on_disk).unwrap();
+        queries::append(&conn, "a", &codec::encode(&on_disk)).unwrap();
 
         // Memory ran ahead of disk for "a" and "b": both changes unconfirmed.
         let hot = Arc::new(HotTable::default());
-        hot.lock("a").replace("a", vec![binding("a", "sip:memory")]);
-        hot.lock("b").replace("b", vec![binding("b", "sip:memory")]);
-        let (failing, failing_receipt) = replace("a", vec![binding("a", "sip:memory")]);
-        let (queued, queued_receipt) = replace("b", vec![binding("b", "sip:memory")]);
+        hot.install("a", codec::encode(&[binding("a", "sip:memory")]));
+        hot.install("b", codec::encode(&[binding("b", "sip:memory")]));
+        let (failing, failing_receipt) = replace("a", &[binding("a", "sip:memory")]);
+        let (queued, queued_receipt) = replace("b", &[binding("b", "sip:memory")]);
 
         let (jobs, queue) = mpsc::channel();
         jobs.send(queued).unwrap();
         jobs.send(Job::Shutdown).unwrap();
-        let writer = Writer {
-            conn,
-            queue,
-            hot: Arc::clone(&hot),
-        };
+        let writer = writer(conn, queue, Arc::clone(&hot));
         assert!(writer.recover(vec![failing]), "the queued shutdown is seen");
 
         for mut receipt in [failing_receipt, queued_receipt] {
@@ -276,26 +441,32 @@ mod tests {
         let mut receipts = Vec::new();
         for i in 0..10 {
             let aor = format!("aor{i}");
-            let (job, receipt) = replace(&aor, vec![binding(&aor, "sip:x")]);
+            let (job, receipt) = replace(&aor, &[binding(&aor, "sip:x")]);
             jobs.send(job).unwrap();
             receipts.push(receipt);
         }
+        // A later change of the same AOR in the same batch: one row, the last.
+        let (job, receipt) = replace("aor0", &[]);
+        jobs.send(job).unwrap();
+        receipts.push(receipt);
         let (done, mut barrier) = oneshot::channel();
         jobs.send(Job::Barrier { done }).unwrap();
-        jobs.send(Job::Expire {
-            keys: vec![(100, "aor0".into(), "sip:x".into())],
-        })
-        .unwrap();
         jobs.send(Job::Shutdown).unwrap();
-        let mut writer = Writer { conn, queue, hot };
+        let mut writer = writer(conn, queue, hot);
         let batch: Vec<Job> = writer.queue.try_iter().collect();
         assert!(!writer.process(batch));
         for mut receipt in receipts {
             assert!(matches!(receipt.try_recv(), Ok(Ok(()))));
         }
         assert!(matches!(barrier.try_recv(), Ok(Ok(()))));
-        let rows = queries::load_live(&writer.conn, 0).unwrap();
-        assert_eq!(rows.len(), 9);
-        assert!(rows.iter().all(|b| b.aor != "aor0"));
+        assert_eq!(writer.journal_rows, 10);
+        assert_eq!(queries::journal_len(&writer.conn).unwrap(), 10);
+        let mut order = Vec::new();
+        queries::for_each_journal(&writer.conn, None, |aor, blob| {
+            order.push((aor, codec::expiries(&blob).unwrap().len()));
+        })
+        .unwrap();
+        assert_eq!(order.last(), Some(&("aor0".to_string(), 0)));
+        assert_eq!(order[0], ("aor1".to_string(), 1));
     }
 }
