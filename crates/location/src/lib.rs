@@ -101,6 +101,6 @@ mod users;
 pub use binding::{Binding, ContactAction};
 pub use error::StoreError;
 pub use memory::MemoryStore;
-pub use sqlite::{read_bindings, SqliteStore, DB_FILE};
+pub use sqlite::{read_bindings, SqliteStore, DB_FILE, DEFAULT_COMMIT_WINDOW};
 pub use store::LocationStore;
 pub use users::{Ha1Set, SqliteUsers, User, UserCache, UserDirectory, UserStore};

@@ -34,11 +34,17 @@ impl LocationStore for MemoryStore {
         E: Send + 'static,
         F: FnOnce(&mut Vec<Binding>) -> Result<T, E> + Send + 'static,
     {
-        let outcome = self
-            .hot
-            .apply(aor, now_ms, change, |_| Ok(()))
-            .map(|result| result.map(|(value, ())| value));
-        ready(outcome)
+        ready(self.hot.apply(aor, now_ms, change, |_, value| Ok(value)))
+    }
+
+    fn update_then<T, E, F, D>(&self, aor: &str, now_ms: u64, change: F, done: D)
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnOnce(&mut Vec<Binding>) -> Result<T, E> + Send + 'static,
+        D: FnOnce(Result<Result<T, E>, StoreError>) + Send + 'static,
+    {
+        done(self.hot.apply(aor, now_ms, change, |_, value| Ok(value)));
     }
 
     fn lookup(&self, aor: &str, now_ms: u64) -> Vec<Binding> {

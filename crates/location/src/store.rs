@@ -36,6 +36,19 @@ pub trait LocationStore: Send + Sync + 'static {
         E: Send + 'static,
         F: FnOnce(&mut Vec<Binding>) -> Result<T, E> + Send + 'static;
 
+    /// [`LocationStore::update`] with a callback instead of a future:
+    /// `done` is called exactly once with the outcome, on whichever thread
+    /// makes the change durable (the writer thread of a durable backend,
+    /// the caller's thread when the change fails or needs no write). The
+    /// caller's reply can leave from there, with no task to wake per
+    /// update. `done` must be short and must not block.
+    fn update_then<T, E, F, D>(&self, aor: &str, now_ms: u64, change: F, done: D)
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnOnce(&mut Vec<Binding>) -> Result<T, E> + Send + 'static,
+        D: FnOnce(Result<Result<T, E>, StoreError>) + Send + 'static;
+
     /// The live bindings of an AOR at `now_ms`, in stored order.
     fn lookup(&self, aor: &str, now_ms: u64) -> Vec<Binding>;
 

@@ -498,3 +498,52 @@ async fn the_action_of_a_binding_survives_a_restart() {
     let reread = read_bindings(dir.path(), Some(ALICE), 0).unwrap();
     assert_eq!(reread[0].action, Some(location::ContactAction::Redirect));
 }
+
+/// `update_then` calls its callback exactly once: with the value once the
+/// change is on disk, with the closure's error at once, and with the
+/// store's error when the store is closed.
+#[tokio::test]
+async fn update_then_reports_every_outcome_once() {
+    let dir = TempDir::new().unwrap();
+    let store =
+        SqliteStore::open_with_commit_window(dir.path(), 0, std::time::Duration::from_millis(5))
+            .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = dir.path().to_path_buf();
+    let ok = tx.clone();
+    store.update_then(
+        ALICE,
+        0,
+        |set: &mut Vec<Binding>| {
+            set.push(binding(ALICE, "sip:a@h1", 100));
+            Ok::<_, ()>(7)
+        },
+        move |outcome| {
+            // Durable before the callback runs: another connection sees it.
+            let on_disk = read_bindings(&path, Some(ALICE), 0).unwrap().len();
+            ok.send(format!("{outcome:?} {on_disk}")).unwrap();
+        },
+    );
+    assert_eq!(rx.recv().unwrap(), "Ok(Ok(7)) 1");
+    let refused = tx.clone();
+    store.update_then(
+        BOB,
+        0,
+        |_: &mut Vec<Binding>| Err::<(), _>("no"),
+        move |outcome| refused.send(format!("{outcome:?}")).unwrap(),
+    );
+    assert_eq!(rx.recv().unwrap(), "Ok(Err(\"no\"))");
+    store.close().await.unwrap();
+    store.update_then(
+        BOB,
+        0,
+        |set: &mut Vec<Binding>| {
+            set.push(binding(BOB, "sip:b@h1", 100));
+            Ok::<_, ()>(())
+        },
+        move |outcome| tx.send(format!("{}", outcome.is_err())).unwrap(),
+    );
+    assert_eq!(rx.recv().unwrap(), "true");
+    assert!(rx.try_recv().is_err(), "each callback runs once");
+    assert!(on_disk(&dir, BOB).is_empty());
+}

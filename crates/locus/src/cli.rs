@@ -95,7 +95,7 @@ pub struct UsersListArgs {
 /// told apart from values of the config file and the built-in defaults.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// TOML file with the same settings (keys: listen, domains, data_dir, default_expires, min_expires, max_expires, max_contacts, tcp_idle_timeout, log_level, mode, domain_modes, forking, branch_timeout, record_route, relay, relay_denied_status, multicast, multicast_register, multicast_reply, multicast_interface, and tables [auth] and [abuse]); flags override it
+    /// TOML file with the same settings (keys: listen, domains, data_dir, default_expires, min_expires, max_expires, max_contacts, tcp_idle_timeout, commit_window, log_level, mode, domain_modes, forking, branch_timeout, record_route, relay, relay_denied_status, multicast, multicast_register, multicast_reply, multicast_interface, and tables [auth] and [abuse]); flags override it
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -130,6 +130,10 @@ pub struct ServeArgs {
     /// How long an idle TCP connection is kept open, in seconds [default: 300]
     #[arg(long, value_name = "SECS")]
     pub tcp_idle_timeout: Option<u32>,
+
+    /// Group-commit window of the location store, in microseconds: after a change the store waits this long for more before one fsync makes them all durable (less CPU per registration, up to this much more latency; 0 commits at once) [default: 1000]
+    #[arg(long, value_name = "MICROS")]
+    pub commit_window: Option<u32>,
 
     /// What requests for a registered AOR get: proxy (forwarded to its contacts) or redirect (302 listing them) [default: proxy]
     #[arg(long, value_name = "MODE", value_parser = PossibleValuesParser::new(["proxy", "redirect"]))]

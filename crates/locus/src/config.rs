@@ -26,6 +26,9 @@ const DEFAULT_MIN_EXPIRES: u32 = 60;
 const DEFAULT_MAX_EXPIRES: u32 = 86400;
 const DEFAULT_MAX_CONTACTS: u32 = 10;
 const DEFAULT_TCP_IDLE_TIMEOUT: u32 = 300;
+/// Group-commit window of the location store, microseconds (the same as
+/// `location::DEFAULT_COMMIT_WINDOW`).
+const DEFAULT_COMMIT_WINDOW_US: u32 = 1000;
 const DEFAULT_LOG_LEVEL: &str = "info";
 const DEFAULT_BRANCH_TIMEOUT: u32 = 180;
 
@@ -197,6 +200,8 @@ pub struct Settings {
     pub max_contacts: usize,
     /// How long an idle TCP connection is kept open (≥ 1 s).
     pub tcp_idle_timeout: Duration,
+    /// Group-commit window of the location store.
+    pub commit_window: Duration,
     /// Log verbosity, one of [`LOG_LEVELS`], lowercase.
     pub log_level: String,
     /// Proxy, redirect, relay and multicast behaviour.
@@ -297,6 +302,7 @@ struct FileConfig {
     max_expires: Option<u32>,
     max_contacts: Option<u32>,
     tcp_idle_timeout: Option<u32>,
+    commit_window: Option<u32>,
     log_level: Option<String>,
     mode: Option<String>,
     domain_modes: Option<std::collections::BTreeMap<String, String>>,
@@ -409,6 +415,12 @@ pub fn resolve(args: &ServeArgs) -> Result<Settings, ConfigError> {
         max_contacts: at_least_one("--max-contacts", "max_contacts", max_contacts)? as usize,
         tcp_idle_timeout: Duration::from_secs(
             at_least_one("--tcp-idle-timeout", "tcp_idle_timeout", tcp_idle_timeout)?.into(),
+        ),
+        commit_window: Duration::from_micros(
+            args.commit_window
+                .or(file.commit_window)
+                .unwrap_or(DEFAULT_COMMIT_WINDOW_US)
+                .into(),
         ),
         log_level: normalize_log_level(&log_level)?,
         routing,
@@ -728,6 +740,7 @@ mod tests {
                 max_expires: 86400,
                 max_contacts: 10,
                 tcp_idle_timeout: Duration::from_secs(300),
+                commit_window: Duration::from_micros(1000),
                 log_level: "info".to_owned(),
                 routing: RoutingSettings::default(),
                 auth: settings.auth.clone(),
@@ -800,6 +813,7 @@ mod tests {
                 max_expires: 200,
                 max_contacts: 2,
                 tcp_idle_timeout: Duration::from_secs(9),
+                commit_window: Duration::from_micros(1000),
                 log_level: "trace".to_owned(),
                 routing: RoutingSettings::default(),
                 auth: merged.auth.clone(),
@@ -1094,6 +1108,7 @@ mod tests {
             ("max_expires", DEFAULT_MAX_EXPIRES.to_string()),
             ("max_contacts", DEFAULT_MAX_CONTACTS.to_string()),
             ("tcp_idle_timeout", DEFAULT_TCP_IDLE_TIMEOUT.to_string()),
+            ("commit_window", DEFAULT_COMMIT_WINDOW_US.to_string()),
             ("log_level", DEFAULT_LOG_LEVEL.to_owned()),
             ("branch_timeout", DEFAULT_BRANCH_TIMEOUT.to_string()),
             ("nonce_lifetime", ca::DEFAULT_NONCE_LIFETIME.to_string()),

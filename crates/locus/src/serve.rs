@@ -206,7 +206,11 @@ fn proxy_config(settings: &Settings) -> ProxyConfig {
 }
 
 async fn serve(settings: Settings) -> ExitCode {
-    let store = match SqliteStore::open(&settings.data_dir, server::now_ms()) {
+    let store = match SqliteStore::open_with_commit_window(
+        &settings.data_dir,
+        server::now_ms(),
+        settings.commit_window,
+    ) {
         Ok(s) => Arc::new(s),
         Err(e) => {
             eprintln!(

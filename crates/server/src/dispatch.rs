@@ -82,6 +82,9 @@ pub(crate) struct Shared<S> {
     in_flight: AtomicUsize,
     idle: Notify,
     security: Arc<Security>,
+    /// The server's runtime, for work started off its threads (store
+    /// callbacks run on the store's writer thread).
+    runtime: tokio::runtime::Handle,
 }
 
 /// Counts a request in flight until dropped.
@@ -129,6 +132,7 @@ impl<S: LocationStore> Shared<S> {
             in_flight: AtomicUsize::new(0),
             idle: Notify::new(),
             security,
+            runtime: tokio::runtime::Handle::current(),
         }
     }
 
@@ -309,29 +313,32 @@ impl<S: LocationStore> Shared<S> {
                 self.respond(msg, key, source, to_group, responder, refusal.reply);
             }
             Action::Register(pending) => {
+                // The change is applied now (arrival order); the response is
+                // built and sent by the store's callback once the change is
+                // durable, on the store's writer thread: no task per REGISTER.
                 let pending = Arc::new(*pending);
-                let p = pending.clone();
-                let durable = self.store.update(&pending.aor, now, move |bindings| {
-                    p.apply(bindings, now).map(|()| bindings.clone())
-                });
+                let change = pending.clone();
+                let aor = pending.clone();
                 let guard = self.enter();
                 let this = self.clone();
-                tokio::spawn(async move {
-                    let outcome = match durable.await {
-                        Ok(result) => result,
-                        Err(e) => {
+                self.store.update_then(
+                    &aor.aor,
+                    now,
+                    move |bindings| change.apply(bindings, now).map(|()| bindings.clone()),
+                    move |outcome| {
+                        let outcome = outcome.unwrap_or_else(|e| {
                             tracing::error!(aor = %pending.aor, error = %e, "location store write failed");
                             Err(Reply::new(500, "Location Store Write Failed")
                                 .with_header("Retry-After", "5"))
-                        }
-                    };
-                    let reply = this
-                        .core
-                        .register_outcome(&pending, outcome, crate::now_ms());
-                    tracing::debug!(aor = %pending.aor, code = reply.code, "register");
-                    this.respond(msg, key, source, to_group, responder, reply);
-                    drop(guard);
-                });
+                        });
+                        let reply = this
+                            .core
+                            .register_outcome(&pending, outcome, crate::now_ms());
+                        tracing::debug!(aor = %pending.aor, code = reply.code, "register");
+                        this.respond(msg, key, source, to_group, responder, reply);
+                        drop(guard);
+                    },
+                );
             }
         }
     }
@@ -371,8 +378,10 @@ impl<S: LocationStore> Shared<S> {
                 match sock.try_send_to(&bytes, dest) {
                     Ok(_) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        // This may run on the store's writer thread: spawn on
+                        // the server's runtime through its handle.
                         let guard = self.enter();
-                        tokio::spawn(async move {
+                        self.runtime.spawn(async move {
                             responder.send(bytes, dest).await;
                             drop(guard);
                         });

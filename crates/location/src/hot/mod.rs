@@ -76,15 +76,15 @@ impl HotTable {
     ///
     /// If the closure fails, nothing happens. Otherwise `persist` is called,
     /// still under the lock, with the AOR's shared key and the new
-    /// normalised set, encoded (`None` when the set is unchanged); only if
-    /// it succeeds is the new set installed.
+    /// normalised set, encoded (`None` when the set is unchanged), and the
+    /// closure's value; only if it succeeds is the new set installed.
     pub(crate) fn apply<T, E, F, R>(
         &self,
         aor: &str,
         now_ms: u64,
         change: F,
-        persist: impl FnOnce(Option<(&Arc<str>, &[u8])>) -> Result<R, StoreError>,
-    ) -> Result<Result<(T, R), E>, StoreError>
+        persist: impl FnOnce(Option<(&Arc<str>, &[u8])>, T) -> Result<R, StoreError>,
+    ) -> Result<Result<R, E>, StoreError>
     where
         F: FnOnce(&mut Vec<Binding>) -> Result<T, E>,
     {
@@ -97,14 +97,13 @@ impl HotTable {
         };
         let after = normalize(aor, now_ms, after);
         if after == before {
-            let receipt = persist(None)?;
-            return Ok(Ok((value, receipt)));
+            return persist(None, value).map(Ok);
         }
         let key = shard.key(aor);
         let blob = codec::encode(&after);
-        let receipt = persist(Some((&key, &blob)))?;
+        let receipt = persist(Some((&key, &blob)), value)?;
         shard.install(key, Some(blob));
-        Ok(Ok((value, receipt)))
+        Ok(Ok(receipt))
     }
 
     /// Remove everything due at `now_ms` from every shard.

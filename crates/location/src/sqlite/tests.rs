@@ -41,6 +41,7 @@ fn manual() -> Tuning {
         chunk: 10_000,
         idle: Duration::from_secs(3600),
         idle_min: usize::MAX,
+        commit_window: Duration::ZERO,
     }
 }
 
@@ -165,6 +166,7 @@ async fn the_writer_compacts_past_the_threshold_and_drop_loses_nothing() {
         chunk: 15,
         idle: Duration::from_secs(3600),
         idle_min: usize::MAX,
+        commit_window: Duration::ZERO,
     };
     let store = SqliteStore::open_with(dir.path(), 0, tuning).unwrap();
     let expected = churn(&store, 90).await;
@@ -189,6 +191,7 @@ async fn the_idle_writer_compacts() {
         chunk: 1_000,
         idle: Duration::from_millis(20),
         idle_min: 5,
+        commit_window: Duration::ZERO,
     };
     let store = SqliteStore::open_with(dir.path(), 0, tuning).unwrap();
     let expected = churn(&store, 30).await;
