@@ -140,5 +140,42 @@ fn uri_equivalence(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, parse_register, registrar_decision, uri_equivalence);
+/// Verifying one digest response (what a 401-then-REGISTER costs the
+/// server beyond the registrar decision), per algorithm, qop=auth.
+fn digest_verification(c: &mut Criterion) {
+    use sip_core::digest::{answer, ha1, Algorithm, Challenge, Credentials, Qop, RequestParts};
+    use std::borrow::Cow;
+    for alg in [Algorithm::Md5, Algorithm::Sha256, Algorithm::Sha512_256] {
+        let challenge = Challenge {
+            realm: Cow::Borrowed("example.com"),
+            nonce: Cow::Borrowed("AAABjJ5u4z8AAAAAAAAAAJ0Xb3c1Xq9K"),
+            opaque: Some(Cow::Borrowed("5ccc069c403ebaf9f0171e9517f40e41")),
+            algorithm: alg,
+            sess: false,
+            qop: vec![Qop::Auth],
+            stale: false,
+        };
+        let parts = RequestParts {
+            method: "REGISTER",
+            uri: "sip:example.com",
+            body: b"",
+        };
+        let header = answer(&challenge, "alice", "secret", parts, "0a4f113b", 1).to_string();
+        let stored = ha1(alg, "alice", "example.com", "secret");
+        c.bench_function(&format!("digest_verification/{}", alg.name()), |b| {
+            b.iter(|| {
+                let creds = Credentials::parse(black_box(&header)).unwrap();
+                assert!(creds.verify(black_box(&stored), "REGISTER", b""));
+            })
+        });
+    }
+}
+
+criterion_group!(
+    benches,
+    parse_register,
+    registrar_decision,
+    uri_equivalence,
+    digest_verification
+);
 criterion_main!(benches);
