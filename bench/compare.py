@@ -141,11 +141,11 @@ class Server:
     def name(self):
         return f"{self.kind}{'-auth' if self.auth else ''}"
 
-    def start(self):
-        log = open(os.path.join(self.workdir, f"{self.name}.log"), "w")
+    def start(self, fresh=True):
+        log = open(os.path.join(self.workdir, f"{self.name}.log"), "a")
         if self.kind == "kamailio":
             cmd = ["kamailio", "-f", KAMAILIO_CFG, "-l", f"udp:127.0.0.1:{self.port}",
-                   "-DD", "-E", "-x", "tlsf", "-X", "tlsf", "-m", "1024", "-M", "16",
+                   "-DD", "-E", "-x", "tlsf", "-X", "tlsf", "-m", "2048", "-M", "16",
                    "-Y", os.path.join(self.workdir, "kamailio-run")]
             os.makedirs(os.path.join(self.workdir, "kamailio-run"), exist_ok=True)
             if self.auth:
@@ -154,10 +154,11 @@ class Server:
             data = os.path.join(self.workdir, f"{self.name}-data")
             cmd = [LOCUS, "serve", "--listen", f"udp:127.0.0.1:{self.port}",
                    "--domain", DOMAIN, "--data-dir", data, "--log-level", "warn",
-                   "--min-expires", "60", "--max-expires", "7200"]
+                   "--min-expires", "60", "--max-expires", "7200", "--rate-limit", "0"]
             if self.auth:
                 users_file = os.path.join(self.workdir, "users.htdigest")
-                write_htdigest(users_file, self.users)
+                if fresh:
+                    write_htdigest(users_file, self.users)
                 cmd += ["--users-file", users_file, "--auth", "on"]
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         wait_udp_ready(self.port)
@@ -195,9 +196,14 @@ def write_injection(path, users, offset=0):
             f.write(f"u{i};[authentication username=u{i} password={PASSWORD}];\n")
 
 
-def run_sipp(server, workdir, rate, count, users, timeout_s):
+def run_sipp(server, workdir, rate, count, users, timeout_s, expires=None):
     """One bounded SIPp run; returns counts, rate, and response times (ms)."""
     scenario = os.path.join(SIPP_DIR, "register-auth.xml" if server.auth else "register.xml")
+    if expires is not None:
+        text = open(scenario).read().replace("Expires: 300", f"Expires: {expires}")
+        scenario = os.path.join(workdir, f"scenario-{expires}-{os.path.basename(scenario)}")
+        with open(scenario, "w") as f:
+            f.write(text)
     inf = os.path.join(workdir, f"inj-{users}.csv")
     if not os.path.exists(inf):
         write_injection(inf, users)
@@ -230,7 +236,7 @@ def run_sipp(server, workdir, rate, count, users, timeout_s):
                     pass
     shutil.rmtree(run_dir, ignore_errors=True)
     return {"ok": ok, "failed": failed, "retransmissions": retrans,
-            "elapsed_s": elapsed, "times_ms": sorted(times)}
+            "elapsed_s": elapsed, "times_ms": sorted(times), "finished_at": time.time()}
 
 
 def pct(sorted_values, p):
@@ -279,18 +285,110 @@ def measure(server, workdir, args):
     return res
 
 
+def options_probe(port, count=200, timeout=0.5):
+    """Latencies (ms) of `count` sequential OPTIONS round trips."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(timeout)
+    out = []
+    for n in range(count):
+        msg = (
+            f"OPTIONS sip:{DOMAIN} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{s.getsockname()[1]};branch=z9hG4bKprobe{n}x{time.time_ns()};rport\r\n"
+            f"From: <sip:probe@{DOMAIN}>;tag=1\r\nTo: <sip:{DOMAIN}>\r\n"
+            f"Call-ID: probe{n}x{time.time_ns()}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        )
+        t0 = time.perf_counter()
+        s.sendto(msg.encode(), ("127.0.0.1", port))
+        try:
+            s.recvfrom(65535)
+            out.append((time.perf_counter() - t0) * 1000)
+        except socket.timeout:
+            out.append(timeout * 1000)
+    s.close()
+    return sorted(out)
+
+
+def big_table(server, workdir, args):
+    """Memory per binding with `args.big` AORs, warm restart (locus), and
+    OPTIONS latency while those bindings expire."""
+    res = {}
+    before = rss_kib(server.proc.pid)
+    scenario_users = args.big
+    r = run_sipp(server, workdir, args.big_rate, scenario_users, scenario_users,
+                 scenario_users // max(args.big_rate // 2, 1) + 60, expires=args.big_expires)
+    res["big_registered"] = r["ok"]
+    time.sleep(1)
+    after = rss_kib(server.proc.pid)
+    res["bytes_per_binding"] = (after - before) * 1024 / max(r["ok"], 1)
+    if server.kind == "locus":
+        server.stop()
+        started = time.time()
+        server.start(fresh=False)
+        res["warm_restart_s"] = time.time() - started
+    # Wait until the bindings are about to expire, then probe through it.
+    wait = max(0.0, args.big_expires - (time.time() - r["finished_at"]) - 2)
+    time.sleep(wait)
+    probe = []
+    deadline = time.time() + 8
+    while time.time() < deadline:
+        probe.extend(options_probe(server.port, 100))
+    probe.sort()
+    res["expiry_probe_p50_ms"] = pct(probe, 50)
+    res["expiry_probe_p99_ms"] = pct(probe, 99)
+    res["expiry_probe_max_ms"] = probe[-1] if probe else None
+    return res
+
+
+def svg_chart(results, path):
+    """Latency (p50 and p99) against offered load, one line per server."""
+    w, h, m = 720, 420, 60
+    series = [(r["server"], [(st["rate"], st["p50_ms"], st["p99_ms"]) for st in r.get("steps", [])
+                             if st["p50_ms"] is not None]) for r in results]
+    xs = [x for _, pts in series for x, _, _ in pts] or [1]
+    ys = [y for _, pts in series for _, _, y in pts] or [1]
+    xmax, ymax = max(xs) * 1.05, max(max(ys) * 1.1, 1)
+    def px(x): return m + (w - 2 * m) * x / xmax
+    def py(y): return h - m - (h - 2 * m) * y / ymax
+    colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e"]
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
+           f'<rect width="{w}" height="{h}" fill="white"/>',
+           f'<line x1="{m}" y1="{h-m}" x2="{w-m}" y2="{h-m}" stroke="black"/>',
+           f'<line x1="{m}" y1="{m}" x2="{m}" y2="{h-m}" stroke="black"/>',
+           f'<text x="{w/2}" y="{h-15}" text-anchor="middle">offered load (REGISTER/s, SIPp)</text>',
+           f'<text x="15" y="{h/2}" transform="rotate(-90 15 {h/2})" text-anchor="middle">latency (ms): solid p50, dashed p99</text>']
+    for i in range(6):
+        xv, yv = xmax * i / 5, ymax * i / 5
+        out.append(f'<text x="{px(xv)}" y="{h-m+16}" text-anchor="middle">{xv:.0f}</text>')
+        out.append(f'<text x="{m-6}" y="{py(yv)+4}" text-anchor="end">{yv:.1f}</text>')
+    for i, (name, pts) in enumerate(series):
+        c = colors[i % len(colors)]
+        for idx, dash in ((1, ""), (2, ' stroke-dasharray="6 4"')):
+            d = " ".join(f"{px(p[0]):.1f},{py(p[idx]):.1f}" for p in pts)
+            out.append(f'<polyline fill="none" stroke="{c}" stroke-width="2"{dash} points="{d}"/>')
+        out.append(f'<text x="{w-m-150}" y="{m+18*i}" fill="{c}">{name}</text>')
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short smoke run")
     ap.add_argument("--only", action="append", help="kamailio, kamailio-auth, locus, locus-auth")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
+    ap.add_argument("--chart", default=None, help="write the latency/load chart (SVG) here")
+    ap.add_argument("--no-big", action="store_true", help="skip the 1M-binding measurements")
     args = ap.parse_args()
+    args.big_expires = 60
     if args.quick:
         args.users, args.fixed_rate, args.fixed_count = 2000, 1000, 5000
         args.rates, args.step_seconds = [2000, 4000], 3
+        args.big, args.big_rate = 20000, 5000
     else:
         args.users, args.fixed_rate, args.fixed_count = 50000, 4000, 80000
         args.rates, args.step_seconds = [4000, 8000, 12000, 16000, 20000, 25000, 30000], 10
+        args.big, args.big_rate = 1_000_000, 15000
     for tool in ["sipp", "kamailio"]:
         if not shutil.which(tool):
             sys.exit(f"{tool} is required (apt-get install sip-tester kamailio)")
@@ -309,6 +407,14 @@ def main():
                 results.append(measure(server, workdir, args))
             finally:
                 server.stop()
+            if auth or args.no_big:
+                continue
+            print(f"{name}: {args.big} bindings ...", file=sys.stderr)
+            server = Server(kind, auth, workdir, args.big).start()
+            try:
+                results[-1].update(big_table(server, workdir, args))
+            finally:
+                server.stop()
     machine = {"cpus": os.cpu_count(), "platform": platform.platform(),
                "processor": platform.processor() or platform.machine()}
     print("| server | CPU µs / registration | max rate (reg/s) | p50 ms | p99 ms (at 50% max) | PSS MiB |")
@@ -316,6 +422,17 @@ def main():
     for r in results:
         print(f"| {r['server']} | {r['cpu_us_per_registration']:.1f} | {r['max_rate']} | "
               f"{r['p50_ms']} | {r['p99_ms']} | {r['rss_kib'] / 1024:.1f} |")
+    big = [r for r in results if "bytes_per_binding" in r]
+    if big:
+        print()
+        print("| server | bindings | bytes / binding | warm restart s | OPTIONS p50 / p99 / max ms while they expire |")
+        print("|---|---|---|---|---|")
+        for r in big:
+            restart = f"{r['warm_restart_s']:.2f}" if "warm_restart_s" in r else "n/a (in memory)"
+            print(f"| {r['server']} | {r['big_registered']} | {r['bytes_per_binding']:.0f} | {restart} | "
+                  f"{r['expiry_probe_p50_ms']:.2f} / {r['expiry_probe_p99_ms']:.2f} / {r['expiry_probe_max_ms']:.2f} |")
+    if args.chart:
+        svg_chart(results, args.chart)
     if args.out:
         with open(args.out, "w") as f:
             json.dump({"machine": machine, "results": results}, f, indent=2)
