@@ -85,6 +85,7 @@ pub struct Report {
     pub retransmissions: u64,
     pub stray_responses: u64,
     pub cpu: Cpu,
+    /// The first transport error (send refused, connection lost).
     pub transport_error: Option<String>,
     pub hints: Vec<String>,
 }
@@ -271,7 +272,7 @@ impl Report {
             self.retransmissions, self.stray_responses
         );
         if let Some(e) = &self.transport_error {
-            let _ = writeln!(o, "transport:   {e}");
+            let _ = writeln!(o, "transport:   first error: {e}");
         }
         o
     }

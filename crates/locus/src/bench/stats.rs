@@ -44,7 +44,8 @@ pub struct Stats {
     pub stray: u64,
     /// When the last operation ended.
     pub last_end: Option<Instant>,
-    /// The first transport error that stopped a worker (TCP connection lost).
+    /// The first transport error (a UDP send refused, e.g. ICMP port
+    /// unreachable; the TCP connection lost, which stops the worker).
     pub transport_error: Option<String>,
 }
 

@@ -702,6 +702,11 @@ impl Worker {
             }
         }
         let now_ms = self.ms(now);
+        if let Some((_, _, e)) = failed.first() {
+            if self.stats.transport_error.is_none() {
+                self.stats.transport_error = Some(format!("send: {e}"));
+            }
+        }
         for (idx, seq, e) in failed {
             let s = &mut self.slots[idx as usize];
             if s.seq == seq && s.started.is_some() {
