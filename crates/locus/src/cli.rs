@@ -38,6 +38,9 @@ pub enum Command {
 
     /// Register, refresh, query or remove bindings at a registrar (a SIP UA's registration client).
     Register(crate::register::RegisterArgs),
+
+    /// Load-test a registrar: REGISTER, refresh and remove many AORs, then report rate, failures and latency.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// A `locus users` subcommand.

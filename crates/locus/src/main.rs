@@ -2,9 +2,11 @@
 //!
 //! Subcommands: `serve` runs the server, `bindings` prints the location
 //! store's current bindings, `users` manages the accounts of digest
-//! authentication, `register` is the registration client.
+//! authentication, `register` is the registration client, `bench` a load
+//! generator built on it.
 
 mod auth_config;
+mod bench;
 mod bindings_cmd;
 mod cli;
 mod config;
@@ -27,5 +29,6 @@ fn main() -> ExitCode {
         cli::Command::Bindings(args) => bindings_cmd::run(&args),
         cli::Command::Users(cmd) => users_cmd::run(&cmd),
         cli::Command::Register(args) => register::run(args),
+        cli::Command::Bench(args) => bench::run(args),
     }
 }
