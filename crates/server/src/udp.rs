@@ -9,13 +9,29 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::UdpSocket;
 
-/// Binds a UDP socket with a large receive buffer (registration storms
-/// arrive in bursts).
+/// Socket buffer asked for: registration storms arrive in bursts, and a
+/// datagram dropped by the kernel costs the phone a retransmission. The
+/// kernel caps it at `net.core.rmem_max` / `wmem_max`.
+const SOCKET_BUFFER: usize = 8 * 1024 * 1024;
+
+/// Binds a UDP socket with large receive and send buffers.
 pub(crate) fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
-    let std_sock = std::net::UdpSocket::bind(addr)
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    if addr.is_ipv6() {
+        // Listen on exactly the address given (no IPv4-mapped traffic).
+        sock.set_only_v6(true)?;
+    }
+    // Best effort: a smaller buffer than asked for is not an error.
+    let _ = sock.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = sock.set_send_buffer_size(SOCKET_BUFFER);
+    sock.bind(&addr.into())
         .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on udp:{addr}: {e}")))?;
-    std_sock.set_nonblocking(true)?;
-    UdpSocket::from_std(std_sock)
+    sock.set_nonblocking(true)?;
+    UdpSocket::from_std(sock.into())
 }
 
 /// Receives datagrams until shutdown.
