@@ -246,6 +246,24 @@ def pct(sorted_values, p):
     return sorted_values[k]
 
 
+def bench_latency(server, rate, seconds, users):
+    """Latency percentiles (µs) from `locus bench` at a paced rate: the
+    same generator against every server, with microsecond resolution."""
+    cmd = [LOCUS, "bench", "--users", str(users), "--rate", str(rate),
+           "--count", str(rate * seconds), "--duration", str(seconds + 5),
+           "--concurrency", "2000", "--json", f"udp:127.0.0.1:{server.port}"]
+    if server.auth:
+        cmd[2:2] = ["--password", PASSWORD]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    try:
+        report = json.loads(out.stdout)
+    except json.JSONDecodeError:
+        return {"error": out.stderr.strip()[:300]}
+    lat = report.get("latency_us") or {}
+    return {"rate": rate, "successes": report.get("successes"), "failed": report.get("failed"),
+            "p50_us": lat.get("p50"), "p99_us": lat.get("p99"), "max_us": lat.get("max")}
+
+
 def measure(server, workdir, args):
     """The figures for one server configuration."""
     res = {"server": server.name, "version": server.version()}
@@ -281,6 +299,7 @@ def measure(server, workdir, args):
     res["latency_rate"] = half
     res["p50_ms"] = pct(r["times_ms"], 50)
     res["p99_ms"] = pct(r["times_ms"], 99)
+    res["bench_latency"] = bench_latency(server, half, args.step_seconds, args.users)
     res["rss_kib"] = rss_kib(server.proc.pid)
     return res
 
@@ -361,7 +380,7 @@ def svg_chart(results, path):
            f'<rect width="{w}" height="{h}" fill="white"/>',
            f'<line x1="{m}" y1="{h-m}" x2="{w-m}" y2="{h-m}" stroke="black"/>',
            f'<line x1="{m}" y1="{m}" x2="{m}" y2="{h-m}" stroke="black"/>',
-           f'<text x="{w/2}" y="{h-15}" text-anchor="middle">offered load (REGISTER/s, SIPp)</text>',
+           f'<text x="{w/2}" y="{h-15}" text-anchor="middle">offered load (REGISTER/s)</text>',
            f'<text x="15" y="{h/2}" transform="rotate(-90 15 {h/2})" text-anchor="middle">latency (ms): solid p50, dashed p99</text>']
     for i in range(6):
         xv, yv = xmax * i / 5, ymax * i / 5
@@ -385,6 +404,10 @@ def main():
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     ap.add_argument("--chart", default=None, help="write the latency/load chart (SVG) here")
     ap.add_argument("--no-big", action="store_true", help="skip the 1M-binding measurements")
+    ap.add_argument("--curve", default=None, metavar="SVG",
+                    help="only draw latency (locus bench, p50/p99) against offered load for kamailio and locus into SVG")
+    ap.add_argument("--latency-from", default=None, metavar="JSON",
+                    help="only measure latency (locus bench) at 50%% of the maximum rates in JSON, and add it there")
     args = ap.parse_args()
     args.big_expires = 150
     if args.quick:
@@ -401,6 +424,43 @@ def main():
     if not os.path.exists(LOCUS):
         sys.exit(f"{LOCUS} not found: run `cargo build --release` first")
     configs = [("kamailio", False), ("locus", False), ("kamailio", True), ("locus", True)]
+    if args.curve:
+        curve = []
+        with tempfile.TemporaryDirectory(prefix="locus-bench-") as workdir:
+            for kind in ("kamailio", "locus"):
+                server = Server(kind, False, workdir, args.users).start()
+                steps = []
+                try:
+                    for rate in (2000, 4000, 6000, 8000, 10000, 12000, 14000):
+                        b = bench_latency(server, rate, 5, args.users)
+                        if b.get("p50_us") is None:
+                            break
+                        steps.append({"rate": rate, "p50_ms": b["p50_us"] / 1000,
+                                      "p99_ms": b["p99_us"] / 1000, "failed": b["failed"]})
+                        print(kind, b, file=sys.stderr)
+                finally:
+                    server.stop()
+                curve.append({"server": kind, "steps": steps})
+        svg_chart(curve, args.curve)
+        print(json.dumps(curve, indent=1))
+        return
+    if args.latency_from:
+        data = json.load(open(args.latency_from))
+        with tempfile.TemporaryDirectory(prefix="locus-bench-") as workdir:
+            for r in data["results"]:
+                kind, auth = r["server"].split("-")[0], r["server"].endswith("-auth")
+                if args.only and r["server"] not in args.only:
+                    continue
+                server = Server(kind, auth, workdir, args.users).start()
+                try:
+                    r["bench_latency"] = bench_latency(server, max(r["max_rate"] // 2, 100),
+                                                       args.step_seconds, args.users)
+                finally:
+                    server.stop()
+                print(r["server"], r["bench_latency"])
+        with open(args.latency_from, "w") as f:
+            json.dump(data, f, indent=2)
+        return
     results = []
     with tempfile.TemporaryDirectory(prefix="locus-bench-") as workdir:
         for kind, auth in configs:
@@ -423,11 +483,12 @@ def main():
                 server.stop()
     machine = {"cpus": os.cpu_count(), "platform": platform.platform(),
                "processor": platform.processor() or platform.machine()}
-    print("| server | CPU µs / registration | max rate (reg/s) | p50 ms | p99 ms (at 50% max) | PSS MiB |")
-    print("|---|---|---|---|---|---|")
+    print("| server | CPU µs / registration | max rate (reg/s, SIPp) | p50 / p99 µs at 50% of max (locus bench) | PSS MiB |")
+    print("|---|---|---|---|---|")
     for r in results:
+        bl = r.get("bench_latency", {})
         print(f"| {r['server']} | {r['cpu_us_per_registration']:.1f} | {r['max_rate']} | "
-              f"{r['p50_ms']} | {r['p99_ms']} | {r['rss_kib'] / 1024:.1f} |")
+              f"{bl.get('p50_us')} / {bl.get('p99_us')} | {r['rss_kib'] / 1024:.1f} |")
     big = [r for r in results if "bytes_per_binding" in r]
     if big:
         print()
