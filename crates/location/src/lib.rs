@@ -33,18 +33,22 @@
 //!   journal's rightmost pages instead of random B-tree pages. The state is
 //!   `aors` overlaid with the journal replayed in `seq` order (latest wins).
 //! * **Group commit.** The writer blocks for one job, drains whatever else is
-//!   queued (up to 4096), appends them all in one transaction (one row per
-//!   AOR: its last set in the batch), commits with `synchronous=FULL` (one
-//!   fsync for the whole group) and only then completes each job's
-//!   oneshot, which the `update` future awaits. A 200 OK is a promise.
+//!   queued (up to 4096) or arrives within the commit window (1 ms by
+//!   default, slept through so queued jobs cost no wake-up), appends them
+//!   all in one transaction (one row per AOR: its last set in the batch),
+//!   commits with `synchronous=FULL` (one fsync for the whole group) and
+//!   only then completes each job: its oneshot (the `update` future) or its
+//!   callback (`update_then`, run on the writer thread). A 200 OK is a
+//!   promise.
 //! * **Compaction.** When the journal passes 50,000 rows (after a commit) or
 //!   holds 1,000 and the writer has been idle for 500 ms, the writer folds
-//!   the oldest 10,000 journal rows into `aors` in key order (latest wins,
+//!   the oldest 2,000 journal rows into `aors` in key order (latest wins,
 //!   expired bindings and empty sets dropped), deletes them from the
-//!   journal and sweeps the next 10,000 `aors` rows for expired bindings,
+//!   journal and sweeps the next 2,000 `aors` rows for expired bindings,
 //!   all in one transaction: a kill at any point leaves either the old or
 //!   the new layout, both describing the same state. Chunks bound how long
-//!   one compaction holds up commits.
+//!   one compaction holds up commits (10,000-row chunks made p99 latency at
+//!   10,000 REGISTER/s 15 ms; 2,000-row chunks, 5 ms).
 //! * **Expiry writes nothing.** [`LocationStore::purge_expired`] is memory
 //!   only. Expired bindings are filtered out on load and by readers, and
 //!   dropped from the file by compaction, which uses the latest `now_ms` any

@@ -51,7 +51,7 @@ impl Default for Tuning {
     fn default() -> Self {
         Tuning {
             compact_at: 50_000,
-            chunk: 10_000,
+            chunk: 2_000,
             idle: Duration::from_millis(500),
             idle_min: 1_000,
             commit_window: DEFAULT_COMMIT_WINDOW,
