@@ -112,25 +112,9 @@ impl fmt::Display for ListenSpec {
     }
 }
 
-/// What requests for a registered AOR get.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Forwarded to the AOR's contacts.
-    Proxy,
-    /// Answered with 302 listing them.
-    Redirect,
-}
-
-/// How an AOR's contacts are tried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Forking {
-    /// Equal q in parallel, lower q after the higher group failed.
-    ByQ,
-    /// All at once.
-    Parallel,
-    /// One at a time, highest q first.
-    Sequential,
-}
+/// What requests for a registered AOR get, and how its contacts are tried:
+/// the proxy core's own types, so the settings need no translation.
+pub use sip_core::proxy::{Forking, Mode};
 
 /// The multicast settings, when `--multicast` is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

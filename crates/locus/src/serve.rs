@@ -1,10 +1,10 @@
 //! `locus serve`: open the store, bind the listeners, serve until SIGTERM.
 
-use crate::config::{Forking, ListenSpec, Mode, Settings, Transport};
+use crate::config::{ListenSpec, Mode, Settings, Transport};
 use location::{LocationStore, SqliteStore, SqliteUsers, UserCache};
 use server::{AuthMode, AuthSetup, ListenAddr, ServerConfig, Shutdown};
 use sip_core::auth::AuthConfig;
-use sip_core::proxy::{self, ProxyConfig};
+use sip_core::proxy::ProxyConfig;
 use sip_core::{CoreConfig, MulticastRegister, RegistrarConfig};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -173,30 +173,19 @@ fn server_config(settings: &Settings, auth: Option<AuthSetup>) -> ServerConfig {
     }
 }
 
-fn core_mode(mode: Mode) -> proxy::Mode {
-    match mode {
-        Mode::Proxy => proxy::Mode::Proxy,
-        Mode::Redirect => proxy::Mode::Redirect,
-    }
-}
-
 fn proxy_config(settings: &Settings) -> ProxyConfig {
     let r = &settings.routing;
     ProxyConfig {
-        mode: core_mode(r.mode),
+        mode: r.mode,
         domain_modes: r
             .domain_modes
             .iter()
             .map(|(d, m)| {
                 let d = d.trim_start_matches('[').trim_end_matches(']').to_string();
-                (d, core_mode(*m))
+                (d, *m)
             })
             .collect(),
-        forking: match r.forking {
-            Forking::ByQ => proxy::Forking::ByQ,
-            Forking::Parallel => proxy::Forking::Parallel,
-            Forking::Sequential => proxy::Forking::Sequential,
-        },
+        forking: r.forking,
         branch_timeout_ms: r.branch_timeout.as_millis() as u64,
         record_route: r.record_route,
         relay: r.relay,
