@@ -217,6 +217,24 @@ pub(crate) fn without_expired(
     Ok((!live.is_empty()).then(|| encode(&live)))
 }
 
+/// One AOR's entry in the hot table: the AOR and its encoded set in a
+/// single allocation (`aor_len:varint aor set`), so an AOR costs one heap
+/// block rather than a key and a value.
+pub(crate) fn entry(aor: &str, set: &[u8]) -> Box<[u8]> {
+    let mut out = Vec::with_capacity(aor.len() + set.len() + 3);
+    string(&mut out, aor);
+    out.extend_from_slice(set);
+    out.into_boxed_slice()
+}
+
+/// The AOR bytes and the encoded set of an [`entry`]; `None` if the entry
+/// is malformed (it never is when built by [`entry`]).
+pub(crate) fn split_entry(entry: &[u8]) -> Option<(&[u8], &[u8])> {
+    let mut reader = Reader { rest: entry };
+    let len = usize::try_from(reader.varint().ok()?).ok()?;
+    (len <= reader.rest.len()).then(|| reader.rest.split_at(len))
+}
+
 struct Reader<'a> {
     rest: &'a [u8],
 }

@@ -52,16 +52,19 @@ pub trait LocationStore: Send + Sync + 'static {
     /// The live bindings of an AOR at `now_ms`, in stored order.
     fn lookup(&self, aor: &str, now_ms: u64) -> Vec<Binding>;
 
-    /// Remove every binding whose expiry is `<= now_ms`, using the expiry
-    /// index (no full scan), and return what was removed (for metrics and
-    /// events). This need not write anything: expired bindings are already
+    /// Remove bindings whose expiry is `<= now_ms`, using the expiry index
+    /// (no full scan), and return what was removed (for metrics and
+    /// events). The index may be coarse: a binding is removed at the latest
+    /// by the instant [`LocationStore::next_expiry`] reported for it (the
+    /// built-in backends: within a second of its expiry). This need not
+    /// write anything: expired bindings are already
     /// invisible to every reader by time, and a durable backend may drop
     /// them from storage later ([`crate::SqliteStore`] does so when it
     /// compacts or reopens).
     fn purge_expired(&self, now_ms: u64) -> Vec<Binding>;
 
-    /// Earliest expiry instant in the index, if any, so the caller can sleep
-    /// until then before calling [`LocationStore::purge_expired`].
+    /// When [`LocationStore::purge_expired`] next has work, if ever: the
+    /// caller can sleep until then.
     fn next_expiry(&self) -> Option<u64>;
 
     /// Wait until everything accepted so far is durable, then stop

@@ -59,7 +59,7 @@ async fn closure_error_changes_nothing() {
         .unwrap();
     assert_eq!(outcome, Err("interval too brief"));
     assert_eq!(store.lookup(ALICE, 0), before);
-    assert_eq!(store.next_expiry(), Some(100));
+    assert_eq!(store.next_expiry(), Some(999));
 }
 
 #[tokio::test]
@@ -94,30 +94,34 @@ async fn lookup_purge_and_next_expiry_follow_the_clock() {
             ALICE,
             0,
             set_to(vec![
-                binding(ALICE, "sip:a@h1", 100),
-                binding(ALICE, "sip:a@h2", 300),
+                binding(ALICE, "sip:a@h1", 1_000),
+                binding(ALICE, "sip:a@h2", 3_000),
             ]),
         )
         .await
         .unwrap()
         .unwrap();
     store
-        .update(BOB, 0, set_to(vec![binding(BOB, "sip:b@h1", 200)]))
+        .update(BOB, 0, set_to(vec![binding(BOB, "sip:b@h1", 2_000)]))
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(store.next_expiry(), Some(100));
-    assert_eq!(contacts(&store.lookup(ALICE, 99)), ["sip:a@h1", "sip:a@h2"]);
-    assert_eq!(contacts(&store.lookup(ALICE, 100)), ["sip:a@h2"]);
+    assert_eq!(store.next_expiry(), Some(1_999));
+    assert_eq!(
+        contacts(&store.lookup(ALICE, 999)),
+        ["sip:a@h1", "sip:a@h2"]
+    );
+    assert_eq!(contacts(&store.lookup(ALICE, 1_000)), ["sip:a@h2"]);
 
-    assert!(store.purge_expired(99).is_empty());
-    let mut removed = store.purge_expired(200);
+    // Memory is reclaimed once the expiry's whole second has passed.
+    assert!(store.purge_expired(1_998).is_empty());
+    let mut removed = store.purge_expired(2_999);
     removed.sort_by(|x, y| x.contact.cmp(&y.contact));
     assert_eq!(contacts(&removed), ["sip:a@h1", "sip:b@h1"]);
-    assert_eq!(store.next_expiry(), Some(300));
+    assert_eq!(store.next_expiry(), Some(3_999));
     assert_eq!(contacts(&store.lookup(ALICE, 0)), ["sip:a@h2"]);
     assert!(store.lookup(BOB, 0).is_empty());
-    assert_eq!(contacts(&store.purge_expired(1_000)), ["sip:a@h2"]);
+    assert_eq!(contacts(&store.purge_expired(10_000)), ["sip:a@h2"]);
     assert_eq!(store.next_expiry(), None);
 }
 
@@ -138,7 +142,7 @@ async fn duplicate_contacts_from_a_closure_collapse_to_the_last() {
     let set = store.lookup(ALICE, 0);
     assert_eq!(set.len(), 1);
     assert_eq!(set[0].cseq, 9);
-    assert_eq!(store.next_expiry(), Some(500));
+    assert_eq!(store.next_expiry(), Some(999));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

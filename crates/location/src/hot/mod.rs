@@ -8,7 +8,7 @@ mod normalize;
 mod shard;
 
 use std::hash::{BuildHasher, RandomState};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub(crate) use shard::Shard;
 
@@ -67,23 +67,21 @@ impl HotTable {
     /// Install an encoded set read from disk as the set of `aor` (an
     /// empty or malformed set removes the AOR).
     pub(crate) fn install(&self, aor: &str, blob: Box<[u8]>) {
-        let mut shard = self.lock(aor);
-        let key = shard.key(aor);
-        shard.install(key, Some(blob));
+        self.lock(aor).install(aor, Some(&blob));
     }
 
     /// Run `change` on a copy of the live set of `aor` under its shard lock.
     ///
     /// If the closure fails, nothing happens. Otherwise `persist` is called,
-    /// still under the lock, with the AOR's shared key and the new
-    /// normalised set, encoded (`None` when the set is unchanged), and the
-    /// closure's value; only if it succeeds is the new set installed.
+    /// still under the lock, with the new normalised set, encoded (`None`
+    /// when the set is unchanged), and the closure's value; only if it
+    /// succeeds is the new set installed.
     pub(crate) fn apply<T, E, F, R>(
         &self,
         aor: &str,
         now_ms: u64,
         change: F,
-        persist: impl FnOnce(Option<(&Arc<str>, &[u8])>, T) -> Result<R, StoreError>,
+        persist: impl FnOnce(Option<Box<[u8]>>, T) -> Result<R, StoreError>,
     ) -> Result<Result<R, E>, StoreError>
     where
         F: FnOnce(&mut Vec<Binding>) -> Result<T, E>,
@@ -99,10 +97,10 @@ impl HotTable {
         if after == before {
             return persist(None, value).map(Ok);
         }
-        let key = shard.key(aor);
         let blob = codec::encode(&after);
-        let receipt = persist(Some((&key, &blob)), value)?;
-        shard.install(key, Some(blob));
+        let entry = codec::entry(aor, &blob);
+        let receipt = persist(Some(blob), value)?;
+        shard.put(aor, Some(entry));
         Ok(Ok(receipt))
     }
 

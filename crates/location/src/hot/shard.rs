@@ -1,82 +1,182 @@
-//! One shard of the hot table: the encoded sets of the AORs hashed to it
-//! and their expiry index.
+//! One shard of the hot table: the AORs hashed to it, each stored with its
+//! encoded set in one allocation, and a coarse index of when their
+//! bindings expire.
+//!
+//! The layout is chosen for memory per binding (a registrar holds millions):
+//! an AOR costs its entry (one heap block: AOR and encoded set), a 16-byte
+//! slot, a 4-byte index cell and about 4 bytes in the expiry wheel.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, RandomState};
+
+use hashbrown::HashTable;
 
 use crate::codec;
 use crate::Binding;
 
-/// The sets of some AORs, each kept encoded ([`codec`]) in one allocation,
-/// plus an index of their expiry instants.
+/// Width of one expiry-wheel bucket in milliseconds: bindings are purged
+/// from memory at most this long after they expire (readers never see them
+/// once expired: every read filters by time).
+const BUCKET_MS: u64 = 1000;
+
+/// The sets of some AORs and the instants at which they need a purge.
 ///
-/// The AOR string is allocated once and shared (`Arc<str>`) by the map and
-/// the index. Invariants: every value is a valid, non-empty encoded set; the
-/// index holds exactly one `(instant, aor)` entry per distinct expiry
-/// instant among each AOR's stored bindings (kept in step eagerly on every
-/// change, so it never holds stale entries and its first entry is the exact
-/// next expiry).
+/// Invariants: every occupied slot holds a valid entry ([`codec::entry`])
+/// with a non-empty set, and `index` holds exactly the occupied slots, found
+/// by the hash of their AOR. Every binding's expiry bucket lists its slot in
+/// `wheel`; the wheel may also hold stale slots (a refreshed binding's old
+/// bucket, a slot since freed or reused), which a purge simply finds
+/// nothing due in.
 #[derive(Debug, Default)]
 pub(crate) struct Shard {
-    aors: HashMap<Arc<str>, Box<[u8]>>,
-    expiry: BTreeSet<(u64, Arc<str>)>,
+    slots: Vec<Box<[u8]>>,
+    free: Vec<u32>,
+    index: HashTable<u32>,
+    wheel: BTreeMap<u64, Vec<u32>>,
+    hasher: RandomState,
 }
 
 /// Decode a stored set (which the invariant says is valid).
-fn decode(aor: &str, blob: &[u8], keep: impl FnMut(u64) -> bool) -> Vec<Binding> {
-    codec::decode(aor, blob, keep).unwrap_or_else(|e| {
+fn decode(aor: &str, set: &[u8], keep: impl FnMut(u64) -> bool) -> Vec<Binding> {
+    codec::decode(aor, set, keep).unwrap_or_else(|e| {
         tracing::error!(error = %e, aor, "undecodable set in the hot table");
         Vec::new()
     })
 }
 
-/// Distinct expiry instants of a set, sorted; none if it is malformed.
-fn instants(blob: &[u8]) -> Vec<u64> {
-    let mut at = codec::expiries(blob).unwrap_or_default();
+/// The wheel bucket of an expiry instant: the bucket is due once its whole
+/// interval has passed, so everything in it has expired by then.
+fn bucket(at_ms: u64) -> u64 {
+    at_ms / BUCKET_MS
+}
+
+/// The instant from which every binding in `bucket` has expired.
+fn bucket_due(bucket: u64) -> u64 {
+    bucket
+        .saturating_mul(BUCKET_MS)
+        .saturating_add(BUCKET_MS - 1)
+}
+
+/// Distinct wheel buckets of a set's bindings, sorted; none if it is
+/// malformed.
+fn buckets(set: &[u8]) -> Vec<u64> {
+    let mut at: Vec<u64> = codec::expiries(set)
+        .unwrap_or_default()
+        .into_iter()
+        .map(bucket)
+        .collect();
     at.sort_unstable();
     at.dedup();
     at
 }
 
+/// The AOR and set of a stored entry (valid by the invariant).
+fn parts(entry: &[u8]) -> (&[u8], &[u8]) {
+    codec::split_entry(entry).unwrap_or((&[], &[]))
+}
+
 impl Shard {
+    fn hash(&self, aor: &[u8]) -> u64 {
+        self.hasher.hash_one(aor)
+    }
+
+    /// The slot holding `aor`, if any.
+    fn find(&self, aor: &str) -> Option<u32> {
+        let slots = &self.slots;
+        self.index
+            .find(self.hash(aor.as_bytes()), |&slot| {
+                parts(&slots[slot as usize]).0 == aor.as_bytes()
+            })
+            .copied()
+    }
+
+    /// The set of `aor` as stored (encoded), if any.
+    fn set(&self, aor: &str) -> Option<&[u8]> {
+        self.find(aor)
+            .map(|slot| parts(&self.slots[slot as usize]).1)
+    }
+
     /// The bindings of `aor` still live at `now_ms`, in stored order.
     pub(crate) fn live(&self, aor: &str, now_ms: u64) -> Vec<Binding> {
-        self.aors
-            .get(aor)
-            .map(|blob| decode(aor, blob, |at| at > now_ms))
+        self.set(aor)
+            .map(|set| decode(aor, set, |at| at > now_ms))
             .unwrap_or_default()
     }
 
-    /// The shared key of `aor`: the stored one, or a new allocation.
-    pub(crate) fn key(&self, aor: &str) -> Arc<str> {
-        self.aors
-            .get_key_value(aor)
-            .map_or_else(|| Arc::from(aor), |(key, _)| Arc::clone(key))
+    /// Replace the whole encoded set of `aor` (`None` or an empty set
+    /// removes the AOR), keeping the expiry wheel in step. `set` must be
+    /// valid (see [`codec::parse`]).
+    pub(crate) fn install(&mut self, aor: &str, set: Option<&[u8]>) {
+        self.put(aor, set.map(|set| codec::entry(aor, set)));
     }
 
-    /// Replace the whole encoded set of `key` (`None` or an empty set
-    /// removes the AOR), keeping the expiry index in step. `blob` must be
-    /// valid (see [`codec::parse`]).
-    pub(crate) fn install(&mut self, key: Arc<str>, blob: Option<Box<[u8]>>) {
-        let new_at = blob.as_deref().map(instants).unwrap_or_default();
-        let blob = blob.filter(|_| !new_at.is_empty());
-        let (key, old) = match self.aors.remove_entry(&*key) {
-            Some((stored, old)) => (stored, Some(old)),
-            None => (key, None),
-        };
-        let old_at = old.as_deref().map(instants).unwrap_or_default();
-        for at in &old_at {
-            if new_at.binary_search(at).is_err() {
-                self.expiry.remove(&(*at, Arc::clone(&key)));
+    /// [`Shard::install`] with the entry already built ([`codec::entry`]
+    /// of `aor` and a valid set).
+    pub(crate) fn put(&mut self, aor: &str, entry: Option<Box<[u8]>>) {
+        let new_buckets = entry
+            .as_deref()
+            .map(|e| buckets(parts(e).1))
+            .unwrap_or_default();
+        let entry = entry.filter(|_| !new_buckets.is_empty());
+        match (self.find(aor), entry) {
+            (None, None) => {}
+            (Some(slot), None) => self.remove(slot),
+            (Some(slot), Some(entry)) => {
+                let old_buckets = buckets(parts(&self.slots[slot as usize]).1);
+                self.slots[slot as usize] = entry;
+                self.enlist(slot, &new_buckets, &old_buckets);
+            }
+            (None, Some(entry)) => {
+                let slot = self.occupy(entry);
+                let hash = self.hash(aor.as_bytes());
+                let (slots, hasher) = (&self.slots, &self.hasher);
+                self.index.insert_unique(hash, slot, |&s| {
+                    hasher.hash_one(parts(&slots[s as usize]).0)
+                });
+                self.enlist(slot, &new_buckets, &[]);
             }
         }
-        for at in &new_at {
-            if old_at.binary_search(at).is_err() {
-                self.expiry.insert((*at, Arc::clone(&key)));
+    }
+
+    /// Put `entry` in a free slot (or a new one) and return the slot.
+    fn occupy(&mut self, entry: Box<[u8]>) -> u32 {
+        match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = entry;
+                slot
+            }
+            None => {
+                self.slots.push(entry);
+                // A shard holds far fewer than 2^32 AORs (the table is split
+                // 64 ways and each AOR costs over 100 bytes).
+                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
             }
         }
-        if let Some(blob) = blob {
-            self.aors.insert(key, blob);
+    }
+
+    /// Add `slot` to the wheel buckets in `new` that it is not already in.
+    fn enlist(&mut self, slot: u32, new: &[u64], old: &[u64]) {
+        for b in new {
+            if old.binary_search(b).is_err() {
+                self.wheel.entry(*b).or_default().push(slot);
+            }
+        }
+    }
+
+    /// Free `slot` and drop it from the index (its wheel entries go stale).
+    fn remove(&mut self, slot: u32) {
+        let entry = std::mem::take(&mut self.slots[slot as usize]);
+        let hash = self.hash(parts(&entry).0);
+        if let Ok(found) = self.index.find_entry(hash, |&s| s == slot) {
+            found.remove();
+        }
+        self.free.push(slot);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        // Give back what a burst of AORs left behind once most are gone.
+        if self.index.capacity() > 64 && self.index.len() < self.index.capacity() / 4 {
+            self.index.shrink_to(self.index.len() * 2, |&s| {
+                hasher.hash_one(parts(&slots[s as usize]).0)
+            });
         }
     }
 
@@ -84,58 +184,100 @@ impl Shard {
     /// recovery.
     #[cfg(test)]
     pub(crate) fn replace(&mut self, aor: &str, set: &[Binding]) {
-        let key = self.key(aor);
-        self.install(key, Some(codec::encode(set)));
+        self.install(aor, Some(&codec::encode(set)));
     }
 
-    /// Remove and return every binding with `expires_at_ms <= now_ms`,
-    /// touching only the due prefix of the expiry index.
+    /// Remove and return every binding expired by `now_ms` whose wheel
+    /// bucket has passed, touching only the due buckets.
     pub(crate) fn purge(&mut self, now_ms: u64) -> Vec<Binding> {
-        let mut due: Vec<Arc<str>> = Vec::new();
-        while let Some((at, _)) = self.expiry.first() {
-            if *at > now_ms {
+        let mut due: Vec<u32> = Vec::new();
+        while let Some(entry) = self.wheel.first_entry() {
+            if bucket_due(*entry.key()) > now_ms {
                 break;
             }
-            if let Some((_, aor)) = self.expiry.pop_first() {
-                due.push(aor);
-            }
+            due.extend(entry.remove());
         }
-        // An AOR with several due instants is listed once per instant.
         due.sort_unstable();
         due.dedup();
         let mut removed = Vec::new();
-        for aor in due {
-            let Some(blob) = self.aors.get_mut(&aor) else {
+        for slot in due {
+            let Some(entry) = self.slots.get(slot as usize) else {
                 continue;
             };
-            let mut kept = Vec::new();
-            for binding in decode(&aor, blob, |_| true) {
+            let (aor, set) = parts(entry);
+            let Ok(aor) = std::str::from_utf8(aor) else {
+                continue;
+            };
+            let (mut gone, mut kept) = (Vec::new(), Vec::new());
+            for binding in decode(aor, set, |_| true) {
                 if binding.expires_at_ms <= now_ms {
-                    removed.push(binding);
+                    gone.push(binding);
                 } else {
                     kept.push(binding);
                 }
             }
-            // The kept bindings expire later, so their index entries
-            // were not in the due prefix and stay as they are.
-            if kept.is_empty() {
-                self.aors.remove(&aor);
-            } else {
-                *blob = codec::encode(&kept);
+            if gone.is_empty() {
+                continue;
             }
+            // The kept bindings expire in later buckets, which list this
+            // slot already.
+            if kept.is_empty() {
+                self.remove(slot);
+            } else {
+                self.slots[slot as usize] = codec::entry(aor, &codec::encode(&kept));
+            }
+            removed.append(&mut gone);
+        }
+        if self.slots.len() > 64 && self.free.len() * 2 > self.slots.len() {
+            self.compact_slots();
         }
         removed
     }
 
-    /// The earliest expiry instant in this shard, if any.
+    /// After most AORs are gone, move the entries at the end of the slot
+    /// array into the free slots before them, and give the spare capacity
+    /// back. A moved entry is listed again in the wheel under its new slot
+    /// (its old wheel entries go stale).
+    fn compact_slots(&mut self) {
+        let n = self.index.len();
+        let holes: Vec<u32> = self
+            .free
+            .iter()
+            .copied()
+            .filter(|&s| (s as usize) < n)
+            .collect();
+        let movers: Vec<u32> = (n..self.slots.len())
+            .filter(|&i| !self.slots[i].is_empty())
+            .filter_map(|i| u32::try_from(i).ok())
+            .collect();
+        for (hole, from) in holes.into_iter().zip(movers) {
+            let entry = std::mem::take(&mut self.slots[from as usize]);
+            let (aor, set) = parts(&entry);
+            if let Some(cell) = self
+                .index
+                .find_mut(self.hasher.hash_one(aor), |&s| s == from)
+            {
+                *cell = hole;
+            }
+            let at = buckets(set);
+            self.slots[hole as usize] = entry;
+            self.enlist(hole, &at, &[]);
+        }
+        self.slots.truncate(n);
+        self.slots.shrink_to_fit();
+        self.free = Vec::new();
+    }
+
+    /// When the next purge has work: the due instant of the earliest
+    /// wheel bucket, if any.
     pub(crate) fn next_expiry(&self) -> Option<u64> {
-        self.expiry.first().map(|(at, _)| *at)
+        self.wheel.keys().next().map(|b| bucket_due(*b))
     }
 
     /// Number of AORs held.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.aors.len()
+        self.index.len()
     }
 }
 
@@ -164,48 +306,89 @@ mod tests {
     }
 
     #[test]
-    fn replace_keeps_index_in_step() {
+    fn replace_keeps_the_wheel_in_step() {
         let mut shard = Shard::default();
-        shard.replace("a", &[binding("a", "sip:1", 10), binding("a", "sip:2", 20)]);
-        assert_eq!(shard.next_expiry(), Some(10));
-        shard.replace("a", &[binding("a", "sip:2", 30)]);
-        assert_eq!(shard.next_expiry(), Some(30));
-        assert_eq!(shard.expiry.len(), 1);
-        // Two bindings with one instant share one index entry.
-        shard.replace("a", &[binding("a", "sip:1", 30), binding("a", "sip:2", 30)]);
-        assert_eq!(shard.expiry.len(), 1);
+        shard.replace(
+            "a",
+            &[binding("a", "sip:1", 1_000), binding("a", "sip:2", 2_000)],
+        );
+        assert_eq!(shard.next_expiry(), Some(1_999));
+        // A refresh leaves the old bucket stale: a purge there finds nothing.
+        shard.replace("a", &[binding("a", "sip:2", 3_000)]);
+        assert!(shard.purge(2_999).is_empty());
+        assert_eq!(shard.next_expiry(), Some(3_999));
+        assert_eq!(shard.live("a", 0).len(), 1);
+        // Two bindings in one bucket put the slot there once.
+        shard.replace(
+            "a",
+            &[binding("a", "sip:1", 3_100), binding("a", "sip:2", 3_200)],
+        );
+        assert_eq!(shard.wheel.get(&3).map(Vec::len), Some(1));
         shard.replace("a", &[]);
+        assert!(shard.live("a", 0).is_empty());
+        assert_eq!(shard.len(), 0);
+        assert!(shard.purge(u64::MAX).is_empty());
         assert_eq!(shard.next_expiry(), None);
-        assert!(shard.aors.is_empty());
-        assert!(shard.expiry.is_empty());
     }
 
     #[test]
-    fn the_key_is_shared_by_map_and_index() {
+    fn freed_slots_are_reused_and_stale_entries_are_harmless() {
         let mut shard = Shard::default();
-        shard.replace("a", &[binding("a", "sip:1", 10), binding("a", "sip:2", 20)]);
-        let key = shard.key("a");
-        // map + two index entries + `key`.
-        assert_eq!(Arc::strong_count(&key), 4);
+        shard.replace("a", &[binding("a", "sip:1", 5_000)]);
+        shard.replace("a", &[]);
+        // "b" takes the slot "a" left, with a later expiry.
+        shard.replace("b", &[binding("b", "sip:2", 9_000)]);
+        assert_eq!(shard.slots.len(), 1);
+        assert!(shard.purge(5_999).is_empty());
+        assert_eq!(shard.live("b", 0).len(), 1);
+        assert_eq!(shard.purge(9_999).len(), 1);
+        assert_eq!(shard.len(), 0);
     }
 
     #[test]
-    fn purge_takes_only_due_entries() {
+    fn purge_takes_only_due_bindings() {
         let mut shard = Shard::default();
-        shard.replace("a", &[binding("a", "sip:1", 10), binding("a", "sip:2", 20)]);
-        shard.replace("b", &[binding("b", "sip:3", 10)]);
-        shard.replace("c", &[binding("c", "sip:4", 5), binding("c", "sip:5", 8)]);
-        let mut removed = shard.purge(10);
+        shard.replace(
+            "a",
+            &[binding("a", "sip:1", 1_000), binding("a", "sip:2", 2_000)],
+        );
+        shard.replace("b", &[binding("b", "sip:3", 1_000)]);
+        shard.replace(
+            "c",
+            &[binding("c", "sip:4", 500), binding("c", "sip:5", 800)],
+        );
+        // Bucket 0 (0..=999 ms) is due at 999; bucket 1 at 1999.
+        assert_eq!(shard.purge(998).len(), 0);
+        assert_eq!(shard.purge(999).len(), 2);
+        assert!(shard.live("c", 0).is_empty());
+        let mut removed = shard.purge(1_999);
         removed.sort_by(|x, y| x.contact.cmp(&y.contact));
-        assert_eq!(removed.len(), 4);
+        assert_eq!(removed.len(), 2);
         assert_eq!(removed[0].contact, "sip:1");
         assert_eq!(removed[1].contact, "sip:3");
         assert_eq!(shard.live("a", 0).len(), 1);
         assert!(shard.live("b", 0).is_empty());
-        assert!(!shard.aors.contains_key("b"));
-        assert_eq!(shard.next_expiry(), Some(20));
+        assert_eq!(shard.next_expiry(), Some(2_999));
         assert_eq!(shard.purge(u64::MAX).len(), 1);
         assert_eq!(shard.next_expiry(), None);
         assert_eq!(shard.len(), 0);
+    }
+
+    #[test]
+    fn memory_left_by_a_burst_is_given_back() {
+        let mut shard = Shard::default();
+        for i in 0..1_000 {
+            let aor = format!("sip:{i}@example.com");
+            shard.replace(&aor, &[binding(&aor, "sip:x", 1_000)]);
+        }
+        shard.replace(
+            "sip:keep@example.com",
+            &[binding("sip:keep@example.com", "sip:k", 5_000)],
+        );
+        assert_eq!(shard.purge(1_999).len(), 1_000);
+        assert_eq!(shard.len(), 1);
+        assert!(shard.index.capacity() < 64);
+        assert!(shard.slots.capacity() < 1_000);
+        assert_eq!(shard.live("sip:keep@example.com", 0).len(), 1);
     }
 }

@@ -146,11 +146,11 @@ impl SqliteStore {
 
 /// The writer job for a change: the new set of a changed AOR, or a barrier
 /// (an unchanged set is acknowledged once what precedes it is durable).
-fn job_for(changed: Option<(&Arc<str>, &[u8])>, done: Done) -> Job {
+fn job_for(aor: &str, changed: Option<Box<[u8]>>, done: Done) -> Job {
     match changed {
-        Some((key, blob)) => Job::Replace {
-            aor: Arc::clone(key),
-            blob: blob.into(),
+        Some(blob) => Job::Replace {
+            aor: Arc::from(aor),
+            blob,
             done,
         },
         None => Job::Barrier { done },
@@ -205,7 +205,7 @@ impl LocationStore for SqliteStore {
         self.observe(now_ms);
         let queued = self.hot.apply(aor, now_ms, change, |changed, value| {
             let (done, receipt) = tokio::sync::oneshot::channel();
-            self.send(job_for(changed, done.into()))?;
+            self.send(job_for(aor, changed, done.into()))?;
             Ok((value, receipt))
         });
         async move {
@@ -236,7 +236,7 @@ impl LocationStore for SqliteStore {
             let callback = Box::new(move |outcome: Result<(), StoreError>| {
                 report(outcome.map(|()| Ok(value)));
             });
-            self.send(job_for(changed, Done::Callback(callback)))
+            self.send(job_for(aor, changed, Done::Callback(callback)))
         });
         match (applied, done.take()) {
             (Ok(Ok(())), _) | (_, None) => {}

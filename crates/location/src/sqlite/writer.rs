@@ -319,8 +319,7 @@ impl Writer {
                 .flatten()
                 .map(Vec::into_boxed_slice);
             if let Some(shard) = shards.get_mut(self.hot.shard_index(aor)) {
-                let key = shard.key(aor);
-                shard.install(key, blob);
+                shard.install(aor, blob.as_deref());
             }
         }
         drop(shards);
@@ -479,7 +478,7 @@ mod tests {
         }
         assert_eq!(hot.lookup("a", 0), on_disk);
         assert!(hot.lookup("b", 0).is_empty());
-        assert_eq!(hot.next_expiry(), Some(100));
+        assert_eq!(hot.next_expiry(), Some(999));
     }
 
     #[test]
