@@ -206,25 +206,40 @@ impl Writer {
     /// Process batches until shut down or every sender is gone (the store
     /// was dropped; what was queued is still committed).
     fn run(mut self) {
+        // True when the last batch held several jobs, so more are coming:
+        // the writer then sleeps through the next window before looking at
+        // the queue, and senders, never finding it blocked on the queue,
+        // have nothing to wake (under load a batch costs the writer the
+        // window's timer only, not a wake-up by a sender as well).
+        let mut busy = false;
         loop {
-            let first = match self.queue.recv_timeout(self.tuning.idle) {
+            let window = self.tuning.commit_window;
+            if busy && !window.is_zero() {
+                std::thread::sleep(window);
+            }
+            let first = match self.queue.try_recv() {
                 Ok(job) => job,
-                Err(RecvTimeoutError::Timeout) => {
-                    if self.journal_rows >= self.tuning.idle_min.max(1) {
-                        self.compact();
+                Err(_) => match self.queue.recv_timeout(self.tuning.idle) {
+                    Ok(job) => {
+                        // The first job after a quiet spell: give the
+                        // window to whatever follows it.
+                        if !window.is_zero() && !matches!(job, Job::Shutdown) {
+                            std::thread::sleep(window);
+                        }
+                        job
                     }
-                    continue;
-                }
-                Err(RecvTimeoutError::Disconnected) => break,
+                    Err(RecvTimeoutError::Timeout) => {
+                        busy = false;
+                        if self.journal_rows >= self.tuning.idle_min.max(1) {
+                            self.compact();
+                        }
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
             };
             let mut stop = matches!(first, Job::Shutdown);
             let mut batch = vec![first];
-            // Sleep through the window rather than waiting on the queue:
-            // senders then find no receiver to wake, so the jobs of the
-            // window cost no thread switch each.
-            if !stop && !self.tuning.commit_window.is_zero() {
-                std::thread::sleep(self.tuning.commit_window);
-            }
             while !stop && batch.len() < MAX_BATCH {
                 match self.queue.try_recv() {
                     Ok(job) => {
@@ -234,6 +249,7 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            busy = batch.len() > 1;
             if self.process(batch) || stop {
                 break;
             }
