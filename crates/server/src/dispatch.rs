@@ -20,7 +20,6 @@ use sip_core::{
     TxDisposition,
 };
 use sip_message::{Limits, Message, Method};
-use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -75,7 +74,8 @@ pub(crate) struct Shared<S> {
     multicast_reply_to_group: bool,
     store: Arc<S>,
     txs: Vec<Mutex<TransactionTable>>,
-    hasher: std::collections::hash_map::RandomState,
+    /// Picks a key's shard (and keys the tags of fallback responses).
+    hasher: sip_core::transaction::KeyHasher,
     pub(crate) limits: Limits,
     pub(crate) tcp_idle_timeout: std::time::Duration,
     local_hosts: Vec<String>,
