@@ -8,9 +8,9 @@
 //! rule, max contacts and the changes of step 7), and finally builds the
 //! 200 OK of step 8 with [`PendingRegister::bindings_response`].
 
-use crate::core::{Reply, RequestContext};
+use crate::core::{Reply, RequestContext, Validated};
 use location::{Binding, ContactAction};
-use sip_message::headers::{parse_contacts, parse_delta_seconds, parse_qvalue, ContactList};
+use sip_message::headers::{parse_delta_seconds, parse_qvalue, ContactList};
 use sip_message::params::unquote;
 use sip_message::{HeaderName, Message, Uri};
 
@@ -104,17 +104,17 @@ fn reject(code: u16, reason: impl Into<String>) -> Reply {
     Reply::new(code, reason)
 }
 
-/// Steps 1, 2, 5, 6 and the expiry rules of step 7 of RFC 3261 §10.3.
+/// Steps 1, 2, 5, 6 and the expiry rules of step 7 of RFC 3261 §10.3, on
+/// a request that passed [`crate::core::validate_parts`] with `parsed`.
 pub fn check_register(
     cfg: &RegistrarConfig,
     req: &Message,
+    parsed: &Validated<'_>,
     ctx: &RequestContext,
     now_ms: u64,
 ) -> Result<PendingRegister, Reply> {
     // Step 1: the Request-URI names a domain we serve, without userinfo.
-    let ruri =
-        Uri::parse(req.request_uri()).map_err(|e| reject(400, format!("Bad Request-URI: {e}")))?;
-    let ruri = match ruri {
+    let ruri = match &parsed.request_uri {
         Uri::Sip(u) => u,
         _ => return Err(reject(416, "Unsupported URI Scheme")),
     };
@@ -137,13 +137,7 @@ pub fn check_register(
     }
 
     // Step 5: the To header holds the AOR; canonicalize it.
-    let to = req
-        .header(HeaderName::To)
-        .ok_or_else(|| reject(400, "Missing To Header"))?;
-    let to =
-        sip_message::NameAddr::parse(to).map_err(|e| reject(400, format!("Bad To Header: {e}")))?;
-    let to_uri = Uri::parse(to.uri).map_err(|e| reject(400, format!("Bad To URI: {e}")))?;
-    let to_uri = match to_uri {
+    let to_uri = match &parsed.to_uri {
         Uri::Sip(u) => u,
         _ => return Err(reject(416, "Unsupported URI Scheme In To")),
     };
@@ -168,12 +162,7 @@ pub fn check_register(
         .header(HeaderName::CallId)
         .ok_or_else(|| reject(400, "Missing Call-ID Header"))?
         .to_string();
-    let cseq = req
-        .header(HeaderName::CSeq)
-        .ok_or_else(|| reject(400, "Missing CSeq Header"))
-        .and_then(|c| {
-            sip_message::headers::CSeq::parse(c).map_err(|e| reject(400, e.to_string()))
-        })?;
+    let cseq = parsed.cseq;
 
     // Expires header: invalid values fall back to the default (§10.3 step 7).
     let header_expires = match req.single_header(HeaderName::Expires) {
@@ -182,9 +171,7 @@ pub fn check_register(
     };
 
     // Step 6: Contact: * only alone and with Expires: 0.
-    let contacts = parse_contacts(req.header_values(HeaderName::Contact))
-        .map_err(|e| reject(400, format!("Bad Contact: {e}")))?;
-    let change = match contacts {
+    let change = match &parsed.contacts {
         ContactList::None => Change::Query,
         ContactList::Star { alone: false } => {
             return Err(reject(400, "Contact * Must Be The Only Contact"));
