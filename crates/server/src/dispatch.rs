@@ -358,12 +358,17 @@ impl<S: LocationStore> Shared<S> {
         responder: Responder,
         reply: Reply,
     ) {
-        let bytes = Bytes::from(self.core.write_response(&msg, source, &reply));
+        let (bytes, dest) = self.core.write_response_to(&msg, source, &reply);
+        let bytes = Bytes::from(bytes);
         let reliable = responder.transport().is_reliable();
         self.with_tx(&key, |t| {
             t.on_final_response(&key, bytes.clone(), reliable, crate::now_ms())
         });
-        let dest = destination(&msg, source, to_group);
+        let dest = if to_group {
+            crate::multicast::GROUP
+        } else {
+            dest
+        };
         self.spawn_send(responder, bytes, dest);
     }
 

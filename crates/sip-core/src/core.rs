@@ -2,7 +2,7 @@
 
 use crate::auth::{strip_port, AuthOutcome, Authenticator, Refusal};
 use crate::registrar::{check_register, PendingRegister, RegistrarConfig};
-use crate::response::{start_response, TagGenerator};
+use crate::response::{start_response_to, TagGenerator};
 use sip_message::headers::{parse_contacts, CSeq, ContactList};
 use sip_message::{HeaderName, Message, Method, ParseError, Uri};
 use std::borrow::Cow;
@@ -57,7 +57,7 @@ impl RequestContext<'_> {
     /// True when `host` (lower case) names this server itself.
     pub fn is_local_host(&self, host: &str) -> bool {
         self.local_hosts.iter().any(|h| h == host)
-            || self.local.ip().to_string() == host
+            || crate::text::AddrText::ip(self.local.ip()).as_str() == host
             || (self.local.ip().is_unspecified()
                 && host
                     .parse::<std::net::IpAddr>()
@@ -66,12 +66,16 @@ impl RequestContext<'_> {
 
     /// The source as "ip:port" ("[v6]:port" for IPv6).
     pub fn source_text(&self) -> String {
-        self.source.to_string()
+        crate::text::AddrText::socket(self.source)
+            .as_str()
+            .to_string()
     }
 
     /// The local socket as "ip:port".
     pub fn local_text(&self) -> String {
-        self.local.to_string()
+        crate::text::AddrText::socket(self.local)
+            .as_str()
+            .to_string()
     }
 }
 
@@ -382,12 +386,23 @@ impl Core {
 
     /// Writes `reply` as the response to `req` received from `source`.
     pub fn write_response(&self, req: &Message, source: SocketAddr, reply: &Reply) -> Vec<u8> {
+        self.write_response_to(req, source, reply).0
+    }
+
+    /// [`Core::write_response`], and where the response goes over an
+    /// unreliable transport ([`crate::response::response_destination`]).
+    pub fn write_response_to(
+        &self,
+        req: &Message,
+        source: SocketAddr,
+        reply: &Reply,
+    ) -> (Vec<u8>, SocketAddr) {
         let tag = self.tags.tag_for(req);
-        let mut w = start_response(req, reply.code, &reply.reason, source, &tag);
+        let (mut w, dest) = start_response_to(req, reply.code, &reply.reason, source, &tag);
         for (name, value) in &reply.headers {
             w.header(name, value);
         }
-        w.finish(None, b"")
+        (w.finish(None, b""), dest)
     }
 
     /// A 400 response for a request whose headers could be indexed but

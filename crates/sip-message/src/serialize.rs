@@ -29,11 +29,11 @@ impl MessageWriter {
     pub fn response(code: u16, reason: &str) -> MessageWriter {
         let mut buf = Vec::with_capacity(512);
         buf.extend_from_slice(b"SIP/2.0 ");
-        let mut w = MessageWriter { buf };
-        let _ = write!(w, "{code} ");
-        w.buf.extend_from_slice(sanitize(reason).as_bytes());
-        w.buf.extend_from_slice(b"\r\n");
-        w
+        buf.extend_from_slice(itoa::Buffer::new().format(code).as_bytes());
+        buf.push(b' ');
+        buf.extend_from_slice(sanitize(reason).as_bytes());
+        buf.extend_from_slice(b"\r\n");
+        MessageWriter { buf }
     }
 
     /// Starts a request with its request line.
@@ -92,7 +92,10 @@ impl MessageWriter {
         if let Some(ct) = content_type {
             self.header("Content-Type", ct);
         }
-        let _ = write!(self, "Content-Length: {}\r\n\r\n", body.len());
+        self.buf.extend_from_slice(b"Content-Length: ");
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+        self.buf.extend_from_slice(b"\r\n\r\n");
         self.buf.extend_from_slice(body);
         self.buf
     }
