@@ -185,7 +185,10 @@ pub fn check_register(
         ContactList::List(list) => {
             let mut ops = Vec::with_capacity(list.len());
             for c in list {
-                let expires = match c.params.get("expires") {
+                let [expires, q, instance, reg_id, action] =
+                    c.params
+                        .get_many(["expires", "q", "+sip.instance", "reg-id", "action"]);
+                let expires = match expires {
                     Some(Some(v)) => parse_delta_seconds(v).or(header_expires),
                     _ => header_expires,
                 }
@@ -194,13 +197,13 @@ pub fn check_register(
                     return Err(reject(423, "Interval Too Brief")
                         .with_header("Min-Expires", cfg.min_expires.to_string()));
                 }
-                let q = match c.params.get("q") {
+                let q = match q {
                     None => 1000,
                     Some(v) => v
                         .and_then(parse_qvalue)
                         .ok_or_else(|| reject(400, "Bad Contact: Invalid q Value"))?,
                 };
-                let instance = match c.params.get("+sip.instance").flatten() {
+                let instance = match instance.flatten() {
                     Some(v) => Some(
                         unquote(v)
                             .map_err(|e| reject(400, format!("Bad Contact: {e}")))?
@@ -208,14 +211,14 @@ pub fn check_register(
                     ),
                     None => None,
                 };
-                let reg_id = match c.params.get("reg-id") {
+                let reg_id = match reg_id {
                     None => None,
                     Some(v) => Some(
                         v.and_then(|v| v.parse::<u32>().ok())
                             .ok_or_else(|| reject(400, "Bad Contact: Invalid reg-id"))?,
                     ),
                 };
-                let action = match c.params.get("action") {
+                let action = match action {
                     None => None,
                     Some(v) => Some(
                         v.and_then(ContactAction::parse)

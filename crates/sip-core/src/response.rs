@@ -113,8 +113,8 @@ pub(crate) fn write_top_via(
     w.header_start("Via");
     let dest = match Via::parse(top) {
         Ok(via) => {
-            write_marked_via(w, top, &via, source);
-            Some(destination_of(&via, source))
+            let rport = write_marked_via(w, top, &via, source);
+            Some(destination_of(via.port, rport, source))
         }
         Err(_) => {
             w.raw(top.as_bytes());
@@ -130,13 +130,18 @@ pub(crate) fn write_top_via(
 
 /// Writes the Via value `top` (parsed as `via`) with its parameters
 /// rebuilt: an empty rport dropped, `received`/`rport` added for `source`.
-fn write_marked_via(w: &mut MessageWriter, top: &str, via: &Via<'_>, source: SocketAddr) {
+/// Returns whether the Via asked for `rport`.
+fn write_marked_via(w: &mut MessageWriter, top: &str, via: &Via<'_>, source: SocketAddr) -> bool {
     let ip = source.ip();
-    let rport = via.params.has("rport");
+    let mut rport = false;
     let head_end = top.find(';').unwrap_or(top.len());
     w.raw(top[..head_end].trim_end().as_bytes());
     for (name, value) in via.params.iter() {
-        if name.eq_ignore_ascii_case("rport") || name.eq_ignore_ascii_case("received") {
+        if name.eq_ignore_ascii_case("rport") {
+            rport = true;
+            continue;
+        }
+        if name.eq_ignore_ascii_case("received") {
             continue;
         }
         w.raw(b";").raw(name.as_bytes());
@@ -157,6 +162,7 @@ fn write_marked_via(w: &mut MessageWriter, top: &str, via: &Via<'_>, source: Soc
         w.raw(b";rport=")
             .raw(itoa::Buffer::new().format(source.port()).as_bytes());
     }
+    rport
 }
 
 /// Where a response to `req` must go over an unreliable transport (RFC 3261
@@ -167,17 +173,18 @@ pub fn response_destination(req: &Message, source: SocketAddr) -> SocketAddr {
         return source;
     };
     match Via::parse(top) {
-        Ok(via) => destination_of(&via, source),
+        Ok(via) => destination_of(via.port, via.params.has("rport"), source),
         Err(_) => source,
     }
 }
 
-/// [`response_destination`] for the top Via `via`.
-fn destination_of(via: &Via<'_>, source: SocketAddr) -> SocketAddr {
-    if via.params.has("rport") {
+/// [`response_destination`] for a top Via with sent-by port `port`,
+/// asking for `rport` or not.
+fn destination_of(port: Option<u16>, rport: bool, source: SocketAddr) -> SocketAddr {
+    if rport {
         source
     } else {
-        SocketAddr::new(source.ip(), via.port.unwrap_or(5060))
+        SocketAddr::new(source.ip(), port.unwrap_or(5060))
     }
 }
 
