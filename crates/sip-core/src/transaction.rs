@@ -161,20 +161,20 @@ impl TransactionTable {
 
     /// Matches a request against the table; a new one enters Trying.
     pub fn on_request(&mut self, key: &TransactionKey, now_ms: u64) -> TxDisposition {
-        if let Some(e) = self.entries.get(key) {
-            return match &e.state {
-                State::Trying => TxDisposition::Absorb,
-                State::Completed(resp) => TxDisposition::Retransmit(resp.clone()),
-            };
-        }
+        let slot = match self.entries.entry(key.clone()) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                return match &e.get().state {
+                    State::Trying => TxDisposition::Absorb,
+                    State::Completed(resp) => TxDisposition::Retransmit(resp.clone()),
+                };
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => slot,
+        };
         let deadline = now_ms + TRYING_LIMIT_MS;
-        self.entries.insert(
-            key.clone(),
-            Entry {
-                state: State::Trying,
-                deadline,
-            },
-        );
+        slot.insert(Entry {
+            state: State::Trying,
+            deadline,
+        });
         self.timers.push_back((deadline, key.clone()));
         TxDisposition::New
     }
