@@ -20,7 +20,6 @@ use sip_core::{
     TxDisposition,
 };
 use sip_message::{Limits, Message, Method};
-use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -75,7 +74,8 @@ pub(crate) struct Shared<S> {
     multicast_reply_to_group: bool,
     store: Arc<S>,
     txs: Vec<Mutex<TransactionTable>>,
-    hasher: std::collections::hash_map::RandomState,
+    /// Picks a key's shard (and keys the tags of fallback responses).
+    hasher: sip_core::transaction::KeyHasher,
     pub(crate) limits: Limits,
     pub(crate) tcp_idle_timeout: std::time::Duration,
     local_hosts: Vec<String>,
@@ -358,12 +358,17 @@ impl<S: LocationStore> Shared<S> {
         responder: Responder,
         reply: Reply,
     ) {
-        let bytes = Bytes::from(self.core.write_response(&msg, source, &reply));
+        let (bytes, dest) = self.core.write_response_to(&msg, source, &reply);
+        let bytes = Bytes::from(bytes);
         let reliable = responder.transport().is_reliable();
         self.with_tx(&key, |t| {
             t.on_final_response(&key, bytes.clone(), reliable, crate::now_ms())
         });
-        let dest = destination(&msg, source, to_group);
+        let dest = if to_group {
+            crate::multicast::GROUP
+        } else {
+            dest
+        };
         self.spawn_send(responder, bytes, dest);
     }
 

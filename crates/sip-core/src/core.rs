@@ -2,8 +2,8 @@
 
 use crate::auth::{strip_port, AuthOutcome, Authenticator, Refusal};
 use crate::registrar::{check_register, PendingRegister, RegistrarConfig};
-use crate::response::{start_response, TagGenerator};
-use sip_message::headers::CSeq;
+use crate::response::{start_response_to, TagGenerator};
+use sip_message::headers::{parse_contacts, CSeq, ContactList};
 use sip_message::{HeaderName, Message, Method, ParseError, Uri};
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -57,7 +57,7 @@ impl RequestContext<'_> {
     /// True when `host` (lower case) names this server itself.
     pub fn is_local_host(&self, host: &str) -> bool {
         self.local_hosts.iter().any(|h| h == host)
-            || self.local.ip().to_string() == host
+            || crate::text::AddrText::ip(self.local.ip()).as_str() == host
             || (self.local.ip().is_unspecified()
                 && host
                     .parse::<std::net::IpAddr>()
@@ -66,12 +66,16 @@ impl RequestContext<'_> {
 
     /// The source as "ip:port" ("[v6]:port" for IPv6).
     pub fn source_text(&self) -> String {
-        self.source.to_string()
+        crate::text::AddrText::socket(self.source)
+            .as_str()
+            .to_string()
     }
 
     /// The local socket as "ip:port".
     pub fn local_text(&self) -> String {
-        self.local.to_string()
+        crate::text::AddrText::socket(self.local)
+            .as_str()
+            .to_string()
     }
 }
 
@@ -166,9 +170,28 @@ pub struct Core {
     tags: TagGenerator,
 }
 
+/// What [`validate_parts`] parsed and the later steps need again: parsed
+/// once per request instead of once per step.
+#[derive(Debug, Clone)]
+pub struct Validated<'a> {
+    /// The Request-URI.
+    pub request_uri: Uri<'a>,
+    /// The URI of the To header.
+    pub to_uri: Uri<'a>,
+    /// The CSeq header.
+    pub cseq: CSeq<'a>,
+    /// Every Contact value.
+    pub contacts: ContactList<'a>,
+}
+
 /// Checks the headers every request must carry (RFC 3261 §8.1.1) and that
 /// the CSeq method matches the request method.
 pub fn validate_request(req: &Message) -> Result<(), ParseError> {
+    validate_parts(req).map(|_| ())
+}
+
+/// [`validate_request`], returning what it parsed for the later steps.
+pub fn validate_parts(req: &Message) -> Result<Validated<'_>, ParseError> {
     for (name, label) in [
         (HeaderName::To, "To"),
         (HeaderName::From, "From"),
@@ -200,14 +223,21 @@ pub fn validate_request(req: &Message) -> Result<(), ParseError> {
     for v in req.header_values(HeaderName::Via) {
         sip_message::headers::Via::parse(v)?;
     }
-    for name in [HeaderName::To, HeaderName::From] {
-        let value = req.header(name).unwrap_or("");
-        let na = sip_message::NameAddr::parse(value)?;
-        Uri::parse(na.uri)?;
-    }
-    Uri::parse(req.request_uri())?;
-    sip_message::headers::parse_contacts(req.header_values(HeaderName::Contact))?;
-    Ok(())
+    let to_uri = name_addr_uri(req.header(HeaderName::To).unwrap_or(""))?;
+    name_addr_uri(req.header(HeaderName::From).unwrap_or(""))?;
+    let request_uri = Uri::parse(req.request_uri())?;
+    let contacts = parse_contacts(req.header_values(HeaderName::Contact))?;
+    Ok(Validated {
+        request_uri,
+        to_uri,
+        cseq,
+        contacts,
+    })
+}
+
+/// The URI of a name-addr header value, both checked.
+fn name_addr_uri(value: &str) -> Result<Uri<'_>, ParseError> {
+    Uri::parse(sip_message::NameAddr::parse(value)?.uri)
 }
 
 /// The host of the From URI (lower case, no port): the domain an
@@ -252,8 +282,8 @@ impl Core {
         if req.method() == Some(Method::Ack) {
             return Action::Ignore;
         }
-        match validate_request(req) {
-            Ok(()) => {}
+        let parsed = match validate_parts(req) {
+            Ok(parsed) => parsed,
             // RFC 4475 §3.1.2.19 (mismatch02): an unknown method is 501
             // even when its CSeq names another method.
             Err(ParseError::CSeqMethodMismatch) if !KNOWN_METHODS.contains(&req.method_str()) => {
@@ -262,14 +292,14 @@ impl Core {
                 );
             }
             Err(e) => return Action::Respond(Reply::new(400, e.to_string())),
-        }
+        };
         // RFC 3261 §19.1.1: a Request-URI carries no headers; §8.2.2.1: a
         // scheme the server does not handle is 416.
-        match Uri::parse(req.request_uri()) {
-            Ok(Uri::Sip(u)) if !u.headers.is_empty() => {
+        match &parsed.request_uri {
+            Uri::Sip(u) if !u.headers.is_empty() => {
                 return Action::Respond(Reply::new(400, "Request-URI Must Not Contain Headers"));
             }
-            Ok(Uri::Sip(_)) => {}
+            Uri::Sip(_) => {}
             _ => return Action::Respond(Reply::new(416, "Unsupported URI Scheme")),
         }
         if req.method() == Some(Method::Register)
@@ -280,7 +310,7 @@ impl Core {
         }
         match req.method() {
             Some(Method::Register) => {
-                let pending = match check_register(&self.cfg.registrar, req, ctx, now_ms) {
+                let pending = match check_register(&self.cfg.registrar, req, &parsed, ctx, now_ms) {
                     Ok(p) => p,
                     Err(reply) => return Action::Respond(reply),
                 };
@@ -356,12 +386,23 @@ impl Core {
 
     /// Writes `reply` as the response to `req` received from `source`.
     pub fn write_response(&self, req: &Message, source: SocketAddr, reply: &Reply) -> Vec<u8> {
+        self.write_response_to(req, source, reply).0
+    }
+
+    /// [`Core::write_response`], and where the response goes over an
+    /// unreliable transport ([`crate::response::response_destination`]).
+    pub fn write_response_to(
+        &self,
+        req: &Message,
+        source: SocketAddr,
+        reply: &Reply,
+    ) -> (Vec<u8>, SocketAddr) {
         let tag = self.tags.tag_for(req);
-        let mut w = start_response(req, reply.code, &reply.reason, source, &tag);
+        let (mut w, dest) = start_response_to(req, reply.code, &reply.reason, source, &tag);
         for (name, value) in &reply.headers {
             w.header(name, value);
         }
-        w.finish(None, b"")
+        (w.finish(None, b""), dest)
     }
 
     /// A 400 response for a request whose headers could be indexed but

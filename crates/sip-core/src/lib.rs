@@ -21,6 +21,7 @@ pub mod proxy;
 pub mod redirect;
 pub mod registrar;
 pub mod response;
+mod text;
 pub mod transaction;
 
 pub use crate::core::{Action, Core, CoreConfig, MulticastRegister, RequestContext, Transport};

@@ -8,9 +8,9 @@
 //! rule, max contacts and the changes of step 7), and finally builds the
 //! 200 OK of step 8 with [`PendingRegister::bindings_response`].
 
-use crate::core::{Reply, RequestContext};
+use crate::core::{Reply, RequestContext, Validated};
 use location::{Binding, ContactAction};
-use sip_message::headers::{parse_contacts, parse_delta_seconds, parse_qvalue, ContactList};
+use sip_message::headers::{parse_delta_seconds, parse_qvalue, ContactList};
 use sip_message::params::unquote;
 use sip_message::{HeaderName, Message, Uri};
 
@@ -78,8 +78,8 @@ pub struct PendingRegister {
     /// The canonical address-of-record (the binding key).
     pub aor: String,
     change: Change,
-    call_id: String,
-    cseq: u32,
+    /// Every field the request gives each binding alike (Call-ID, CSeq,
+    /// source, ...); its AOR is left empty, see `aor`.
     template: Binding,
     max_contacts: usize,
     echo_path: Option<String>,
@@ -104,17 +104,17 @@ fn reject(code: u16, reason: impl Into<String>) -> Reply {
     Reply::new(code, reason)
 }
 
-/// Steps 1, 2, 5, 6 and the expiry rules of step 7 of RFC 3261 §10.3.
+/// Steps 1, 2, 5, 6 and the expiry rules of step 7 of RFC 3261 §10.3, on
+/// a request that passed [`crate::core::validate_parts`] with `parsed`.
 pub fn check_register(
     cfg: &RegistrarConfig,
     req: &Message,
+    parsed: &Validated<'_>,
     ctx: &RequestContext,
     now_ms: u64,
 ) -> Result<PendingRegister, Reply> {
     // Step 1: the Request-URI names a domain we serve, without userinfo.
-    let ruri =
-        Uri::parse(req.request_uri()).map_err(|e| reject(400, format!("Bad Request-URI: {e}")))?;
-    let ruri = match ruri {
+    let ruri = match &parsed.request_uri {
         Uri::Sip(u) => u,
         _ => return Err(reject(416, "Unsupported URI Scheme")),
     };
@@ -137,13 +137,7 @@ pub fn check_register(
     }
 
     // Step 5: the To header holds the AOR; canonicalize it.
-    let to = req
-        .header(HeaderName::To)
-        .ok_or_else(|| reject(400, "Missing To Header"))?;
-    let to =
-        sip_message::NameAddr::parse(to).map_err(|e| reject(400, format!("Bad To Header: {e}")))?;
-    let to_uri = Uri::parse(to.uri).map_err(|e| reject(400, format!("Bad To URI: {e}")))?;
-    let to_uri = match to_uri {
+    let to_uri = match &parsed.to_uri {
         Uri::Sip(u) => u,
         _ => return Err(reject(416, "Unsupported URI Scheme In To")),
     };
@@ -168,12 +162,7 @@ pub fn check_register(
         .header(HeaderName::CallId)
         .ok_or_else(|| reject(400, "Missing Call-ID Header"))?
         .to_string();
-    let cseq = req
-        .header(HeaderName::CSeq)
-        .ok_or_else(|| reject(400, "Missing CSeq Header"))
-        .and_then(|c| {
-            sip_message::headers::CSeq::parse(c).map_err(|e| reject(400, e.to_string()))
-        })?;
+    let cseq = parsed.cseq;
 
     // Expires header: invalid values fall back to the default (§10.3 step 7).
     let header_expires = match req.single_header(HeaderName::Expires) {
@@ -182,9 +171,7 @@ pub fn check_register(
     };
 
     // Step 6: Contact: * only alone and with Expires: 0.
-    let contacts = parse_contacts(req.header_values(HeaderName::Contact))
-        .map_err(|e| reject(400, format!("Bad Contact: {e}")))?;
-    let change = match contacts {
+    let change = match &parsed.contacts {
         ContactList::None => Change::Query,
         ContactList::Star { alone: false } => {
             return Err(reject(400, "Contact * Must Be The Only Contact"));
@@ -198,7 +185,10 @@ pub fn check_register(
         ContactList::List(list) => {
             let mut ops = Vec::with_capacity(list.len());
             for c in list {
-                let expires = match c.params.get("expires") {
+                let [expires, q, instance, reg_id, action] =
+                    c.params
+                        .get_many(["expires", "q", "+sip.instance", "reg-id", "action"]);
+                let expires = match expires {
                     Some(Some(v)) => parse_delta_seconds(v).or(header_expires),
                     _ => header_expires,
                 }
@@ -207,13 +197,13 @@ pub fn check_register(
                     return Err(reject(423, "Interval Too Brief")
                         .with_header("Min-Expires", cfg.min_expires.to_string()));
                 }
-                let q = match c.params.get("q") {
+                let q = match q {
                     None => 1000,
                     Some(v) => v
                         .and_then(parse_qvalue)
                         .ok_or_else(|| reject(400, "Bad Contact: Invalid q Value"))?,
                 };
-                let instance = match c.params.get("+sip.instance").flatten() {
+                let instance = match instance.flatten() {
                     Some(v) => Some(
                         unquote(v)
                             .map_err(|e| reject(400, format!("Bad Contact: {e}")))?
@@ -221,14 +211,14 @@ pub fn check_register(
                     ),
                     None => None,
                 };
-                let reg_id = match c.params.get("reg-id") {
+                let reg_id = match reg_id {
                     None => None,
                     Some(v) => Some(
                         v.and_then(|v| v.parse::<u32>().ok())
                             .ok_or_else(|| reject(400, "Bad Contact: Invalid reg-id"))?,
                     ),
                 };
-                let action = match c.params.get("action") {
+                let action = match action {
                     None => None,
                     Some(v) => Some(
                         v.and_then(ContactAction::parse)
@@ -257,11 +247,11 @@ pub fn check_register(
         .any(|t| t.eq_ignore_ascii_case("path"));
     let echo_path = (wants_path && !path.is_empty()).then(|| path.join(", "));
     let template = Binding {
-        aor: aor.clone(),
+        aor: String::new(),
         contact: String::new(),
         q: 1000,
         expires_at_ms: 0,
-        call_id: call_id.clone(),
+        call_id,
         cseq: cseq.seq,
         received: Some(ctx.source_text()),
         transport: ctx.transport.as_str().to_string(),
@@ -276,8 +266,6 @@ pub fn check_register(
     Ok(PendingRegister {
         aor,
         change,
-        call_id,
-        cseq: cseq.seq,
         template,
         max_contacts: cfg.max_contacts,
         echo_path,
@@ -304,7 +292,7 @@ impl PendingRegister {
             Change::RemoveAll => {
                 if bindings
                     .iter()
-                    .any(|b| b.call_id == self.call_id && self.cseq <= b.cseq)
+                    .any(|b| b.call_id == self.template.call_id && self.cseq() <= b.cseq)
                 {
                     return Err(out_of_order());
                 }
@@ -312,28 +300,41 @@ impl PendingRegister {
                 Ok(())
             }
             Change::Contacts(ops) => {
+                // Each contact URI is parsed once: `before` and `next_uris`
+                // run parallel to `bindings` and `next`.
+                let before: Vec<Option<Uri<'_>>> = bindings
+                    .iter()
+                    .map(|b| Uri::parse(&b.contact).ok())
+                    .collect();
                 let mut next = bindings.clone();
+                let mut next_uris = before.clone();
                 for op in ops {
                     let new_uri = Uri::parse(&op.uri).ok();
-                    let same = |b: &Binding| match (&new_uri, Uri::parse(&b.contact).ok()) {
-                        (Some(a), Some(b)) => a.equivalent(&b),
+                    let same = |u: &Option<Uri<'_>>| match (&new_uri, u) {
+                        (Some(a), Some(b)) => a.equivalent(b),
                         _ => false,
                     };
                     // The Call-ID/CSeq rule applies to the bindings as they
                     // were before this request: a contact listed twice in
                     // one REGISTER is not out of order with itself.
-                    if bindings
-                        .iter()
-                        .any(|b| same(b) && b.call_id == self.call_id && self.cseq <= b.cseq)
-                    {
+                    if bindings.iter().zip(&before).any(|(b, u)| {
+                        same(u) && b.call_id == self.template.call_id && self.cseq() <= b.cseq
+                    }) {
                         return Err(out_of_order());
                     }
-                    match next.iter().position(same) {
+                    match next_uris.iter().position(same) {
                         Some(i) if op.expires == 0 => {
                             next.remove(i);
+                            next_uris.remove(i);
                         }
-                        Some(i) => next[i] = self.binding_for(op, now_ms),
-                        None if op.expires > 0 => next.push(self.binding_for(op, now_ms)),
+                        Some(i) => {
+                            next[i] = self.binding_for(op, now_ms);
+                            next_uris[i] = new_uri;
+                        }
+                        None if op.expires > 0 => {
+                            next.push(self.binding_for(op, now_ms));
+                            next_uris.push(new_uri);
+                        }
                         None => {}
                     }
                 }
@@ -358,8 +359,16 @@ impl PendingRegister {
         }
     }
 
+    /// The request's CSeq number.
+    fn cseq(&self) -> u32 {
+        self.template.cseq
+    }
+
+    /// The binding `op` asks for: the template (which has no AOR, so its
+    /// clone does not copy it twice) with the AOR and the contact's fields.
     fn binding_for(&self, op: &ContactOp, now_ms: u64) -> Binding {
         Binding {
+            aor: self.aor.clone(),
             contact: op.uri.clone(),
             q: op.q,
             expires_at_ms: now_ms.saturating_add(u64::from(op.expires) * 1000),
@@ -377,21 +386,7 @@ impl PendingRegister {
         let mut sorted: Vec<&Binding> = bindings.iter().collect();
         sorted.sort_by(|a, b| b.q.cmp(&a.q).then_with(|| a.contact.cmp(&b.contact)));
         for b in sorted {
-            let remaining = b.expires_at_ms.saturating_sub(now_ms).div_ceil(1000);
-            let mut v = format!("<{}>;expires={remaining}", b.contact);
-            if b.q != 1000 {
-                v.push_str(&format!(";q={}", format_q(b.q)));
-            }
-            if let Some(inst) = &b.instance {
-                v.push_str(&format!(";+sip.instance=\"{inst}\""));
-            }
-            if let Some(id) = b.reg_id {
-                v.push_str(&format!(";reg-id={id}"));
-            }
-            if let Some(action) = b.action {
-                v.push_str(&format!(";action={}", action.as_str()));
-            }
-            reply = reply.with_header("Contact", v);
+            reply = reply.with_header("Contact", contact_value(b, now_ms));
         }
         if let Some(path) = &self.echo_path {
             reply = reply.with_header("Path", path.clone());
@@ -421,16 +416,105 @@ fn mixes_actions(ops: &[ContactOp], after: &[Binding]) -> bool {
     false
 }
 
+/// A Contact value of the 200 OK: the binding's URI with its remaining
+/// lifetime and the parameters it was registered with, built in one String.
+fn contact_value(b: &Binding, now_ms: u64) -> String {
+    let remaining = b.expires_at_ms.saturating_sub(now_ms).div_ceil(1000);
+    let instance_len = b.instance.as_ref().map_or(0, |i| i.len() + 16);
+    let mut v = String::with_capacity(b.contact.len() + instance_len + 64);
+    v.push('<');
+    v.push_str(&b.contact);
+    v.push_str(">;expires=");
+    v.push_str(itoa::Buffer::new().format(remaining));
+    if b.q != 1000 {
+        v.push_str(";q=");
+        push_q(&mut v, b.q);
+    }
+    if let Some(inst) = &b.instance {
+        v.push_str(";+sip.instance=\"");
+        v.push_str(inst);
+        v.push('"');
+    }
+    if let Some(id) = b.reg_id {
+        v.push_str(";reg-id=");
+        v.push_str(itoa::Buffer::new().format(id));
+    }
+    if let Some(action) = b.action {
+        v.push_str(";action=");
+        v.push_str(action.as_str());
+    }
+    v
+}
+
 /// A q-value in thousandths written as RFC 3261 `qvalue` (`0.5`, `0.125`, `1`).
 pub fn format_q(q: u16) -> String {
+    let mut s = String::with_capacity(5);
+    push_q(&mut s, q);
+    s
+}
+
+/// Appends [`format_q`] of `q` to `out`: trailing zeros (and a bare dot)
+/// are left out.
+fn push_q(out: &mut String, q: u16) {
     if q >= 1000 {
-        return "1".to_string();
+        out.push('1');
+        return;
     }
-    let s = format!("0.{q:03}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
+    let digits = [q / 100, q / 10 % 10, q % 10];
+    let len = digits.iter().rposition(|d| *d != 0).map_or(0, |i| i + 1);
+    out.push('0');
+    if len > 0 {
+        out.push('.');
+    }
+    for d in &digits[..len] {
+        out.push(char::from(b'0' + *d as u8));
+    }
 }
 
 /// RFC 3261 `Date` (RFC 1123 form, GMT) for `now_ms`.
 pub fn http_date(now_ms: u64) -> String {
     httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_millis(now_ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qvalues_drop_trailing_zeros() {
+        for q in 0..=1100u16 {
+            let old = if q >= 1000 {
+                "1".to_string()
+            } else {
+                let s = format!("0.{q:03}");
+                s.trim_end_matches('0').trim_end_matches('.').to_string()
+            };
+            assert_eq!(format_q(q), old, "q={q}");
+        }
+    }
+
+    #[test]
+    fn contact_value_lists_the_binding_parameters() {
+        let b = Binding {
+            aor: "sip:a@example.com".to_string(),
+            contact: "sip:a@10.0.0.1".to_string(),
+            q: 500,
+            expires_at_ms: 10_001,
+            call_id: "c".to_string(),
+            cseq: 1,
+            received: None,
+            transport: "udp".to_string(),
+            local: None,
+            user_agent: None,
+            path: Vec::new(),
+            instance: Some("<urn:uuid:1>".to_string()),
+            reg_id: Some(7),
+            action: Some(ContactAction::Proxy),
+            updated_at_ms: 0,
+        };
+        assert_eq!(
+            contact_value(&b, 0),
+            "<sip:a@10.0.0.1>;expires=11;q=0.5;+sip.instance=\"<urn:uuid:1>\";reg-id=7;action=proxy"
+        );
+    }
 }

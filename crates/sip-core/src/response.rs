@@ -12,13 +12,13 @@ use std::net::SocketAddr;
 /// tags are not predictable from outside.
 #[derive(Debug, Clone)]
 pub struct TagGenerator {
-    keys: std::collections::hash_map::RandomState,
+    keys: ahash::RandomState,
 }
 
 impl Default for TagGenerator {
     fn default() -> Self {
         TagGenerator {
-            keys: std::collections::hash_map::RandomState::new(),
+            keys: ahash::RandomState::new(),
         }
     }
 }
@@ -30,7 +30,7 @@ impl TagGenerator {
         req.header(HeaderName::CallId).hash(&mut h);
         req.header(HeaderName::From).hash(&mut h);
         req.header(HeaderName::CSeq).hash(&mut h);
-        format!("{:016x}", h.finish())
+        crate::text::hex16(h.finish())
     }
 }
 
@@ -45,12 +45,25 @@ pub fn start_response(
     source: SocketAddr,
     to_tag: &str,
 ) -> MessageWriter {
+    start_response_to(req, code, reason, source, to_tag).0
+}
+
+/// [`start_response`], and where the response goes over an unreliable
+/// transport ([`response_destination`]), from the top Via parsed once.
+pub fn start_response_to(
+    req: &Message,
+    code: u16,
+    reason: &str,
+    source: SocketAddr,
+    to_tag: &str,
+) -> (MessageWriter, SocketAddr) {
     let mut w = MessageWriter::response(code, reason);
+    let mut dest = None;
     let mut first = true;
     for line in req.headers(HeaderName::Via) {
         if first {
             first = false;
-            write_top_via(&mut w, line, source);
+            dest = write_top_via(&mut w, line, source);
         } else {
             w.header("Via", line);
         }
@@ -65,7 +78,12 @@ pub fn start_response(
         if has_tag || code == 100 {
             w.header("To", to);
         } else {
-            w.header_fmt("To", format_args!("{to};tag={to_tag}"));
+            // Unsanitized, as the value is the request's own header.
+            w.header_start("To")
+                .raw(to.as_bytes())
+                .raw(b";tag=")
+                .raw(to_tag.as_bytes())
+                .header_end();
         }
     }
     if let Some(call_id) = req.header(HeaderName::CallId) {
@@ -75,55 +93,76 @@ pub fn start_response(
         w.header("CSeq", cseq);
     }
     w.header("Server", crate::SERVER_NAME);
-    w
+    let dest = dest.unwrap_or_else(|| response_destination(req, source));
+    (w, dest)
 }
 
 /// Writes the first Via line with `received` and `rport` filled in. A line
-/// may carry several Via values: only the first one is changed.
-pub(crate) fn write_top_via(w: &mut MessageWriter, line: &str, source: SocketAddr) {
+/// may carry several Via values: only the first one is changed. Returns
+/// the [`response_destination`] when the first value parsed.
+pub(crate) fn write_top_via(
+    w: &mut MessageWriter,
+    line: &str,
+    source: SocketAddr,
+) -> Option<SocketAddr> {
     let mut values = sip_message::headers::split_list(line);
     let Some(top) = values.next() else {
         w.header("Via", line);
-        return;
+        return None;
     };
-    let rest: Vec<&str> = values.collect();
     w.header_start("Via");
-    match Via::parse(top) {
+    let dest = match Via::parse(top) {
         Ok(via) => {
-            let ip = source.ip();
-            let rport = via.params.has("rport");
-            // Rebuild the parameters: drop an empty rport, add received/rport.
-            let head_end = top.find(';').unwrap_or(top.len());
-            w.raw(top[..head_end].trim_end().as_bytes());
-            for (name, value) in via.params.iter() {
-                if name.eq_ignore_ascii_case("rport") || name.eq_ignore_ascii_case("received") {
-                    continue;
-                }
-                w.raw(b";").raw(name.as_bytes());
-                if let Some(v) = value {
-                    w.raw(b"=").raw(v.as_bytes());
-                }
-            }
-            let sent_by_matches = match via.host {
-                sip_message::Host::V4(a) => std::net::IpAddr::V4(a) == ip,
-                sip_message::Host::V6(a) => std::net::IpAddr::V6(a) == ip,
-                sip_message::Host::Name(_) => false,
-            };
-            if rport || !sent_by_matches {
-                let _ = std::fmt::Write::write_fmt(w, format_args!(";received={ip}"));
-            }
-            if rport {
-                let _ = std::fmt::Write::write_fmt(w, format_args!(";rport={}", source.port()));
-            }
+            let rport = write_marked_via(w, top, &via, source);
+            Some(destination_of(via.port, rport, source))
         }
         Err(_) => {
             w.raw(top.as_bytes());
+            None
         }
-    }
-    for v in rest {
+    };
+    for v in values {
         w.raw(b", ").raw(v.as_bytes());
     }
     w.header_end();
+    dest
+}
+
+/// Writes the Via value `top` (parsed as `via`) with its parameters
+/// rebuilt: an empty rport dropped, `received`/`rport` added for `source`.
+/// Returns whether the Via asked for `rport`.
+fn write_marked_via(w: &mut MessageWriter, top: &str, via: &Via<'_>, source: SocketAddr) -> bool {
+    let ip = source.ip();
+    let mut rport = false;
+    let head_end = top.find(';').unwrap_or(top.len());
+    w.raw(top[..head_end].trim_end().as_bytes());
+    for (name, value) in via.params.iter() {
+        if name.eq_ignore_ascii_case("rport") {
+            rport = true;
+            continue;
+        }
+        if name.eq_ignore_ascii_case("received") {
+            continue;
+        }
+        w.raw(b";").raw(name.as_bytes());
+        if let Some(v) = value {
+            w.raw(b"=").raw(v.as_bytes());
+        }
+    }
+    let sent_by_matches = match via.host {
+        sip_message::Host::V4(a) => std::net::IpAddr::V4(a) == ip,
+        sip_message::Host::V6(a) => std::net::IpAddr::V6(a) == ip,
+        sip_message::Host::Name(_) => false,
+    };
+    if rport || !sent_by_matches {
+        w.raw(b";received=")
+            .raw(crate::text::AddrText::ip(ip).as_str().as_bytes());
+    }
+    if rport {
+        w.raw(b";rport=")
+            .raw(itoa::Buffer::new().format(source.port()).as_bytes());
+    }
+    rport
 }
 
 /// Where a response to `req` must go over an unreliable transport (RFC 3261
@@ -134,10 +173,18 @@ pub fn response_destination(req: &Message, source: SocketAddr) -> SocketAddr {
         return source;
     };
     match Via::parse(top) {
-        Ok(via) if !via.params.has("rport") => {
-            SocketAddr::new(source.ip(), via.port.unwrap_or(5060))
-        }
-        _ => source,
+        Ok(via) => destination_of(via.port, via.params.has("rport"), source),
+        Err(_) => source,
+    }
+}
+
+/// [`response_destination`] for a top Via with sent-by port `port`,
+/// asking for `rport` or not.
+fn destination_of(port: Option<u16>, rport: bool, source: SocketAddr) -> SocketAddr {
+    if rport {
+        source
+    } else {
+        SocketAddr::new(source.ip(), port.unwrap_or(5060))
     }
 }
 

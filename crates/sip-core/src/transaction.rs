@@ -6,7 +6,8 @@
 use bytes::Bytes;
 use sip_message::headers::{split_list, Via};
 use sip_message::{HeaderName, Message, NameAddr};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 /// RFC 3261 T1 in milliseconds.
 pub const T1_MS: u64 = 500;
@@ -17,8 +18,9 @@ pub const TIMER_J_MS: u64 = 64 * T1_MS;
 
 /// How a request is matched to a transaction (§17.2.3): the branch, sent-by
 /// and method for RFC 3261 peers; the RFC 2543 identifiers otherwise.
+/// Shared text, so the table and its timer queue clone it for free.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TransactionKey(String);
+pub struct TransactionKey(Arc<str>);
 
 impl TransactionKey {
     /// The key of a request; `None` when it has no Via to key on.
@@ -34,35 +36,59 @@ impl TransactionKey {
             .header(HeaderName::Via)
             .and_then(|l| split_list(l).next())?;
         let via = Via::parse(top).ok()?;
-        let sent_by = format!(
-            "{}:{}",
-            via.host_str.to_ascii_lowercase(),
-            via.port.unwrap_or(0)
-        );
+        Some(Self::of_via(req, method, top, &via))
+    }
+
+    /// The key of `req` matched as `method`, given its top Via value `top`
+    /// already parsed as `via` (saves parsing it again).
+    pub fn of_via(req: &Message, method: &str, top: &str, via: &Via<'_>) -> TransactionKey {
         if via.has_rfc3261_branch() {
-            return Some(TransactionKey(format!(
-                "{}|{sent_by}|{method}",
-                via.branch().unwrap_or("")
-            )));
+            let branch = via.branch().unwrap_or("");
+            let mut key =
+                String::with_capacity(branch.len() + via.host_str.len() + method.len() + 8);
+            key.push_str(branch);
+            key.push('|');
+            push_sent_by(&mut key, via);
+            key.push('|');
+            key.push_str(method);
+            return TransactionKey(key.into());
         }
-        // RFC 2543 matching: Request-URI, From tag, Call-ID, CSeq number
-        // and method, top Via. The To tag is left out: the ACK of a non-2xx
-        // carries the tag of the response, the INVITE none.
-        let from_tag = req
+        Self::rfc2543(req, method, top)
+    }
+
+    /// RFC 2543 matching: Request-URI, From tag, Call-ID, CSeq number and
+    /// method, top Via. The To tag is left out: the ACK of a non-2xx
+    /// carries the tag of the response, the INVITE none.
+    fn rfc2543(req: &Message, method: &str, top: &str) -> TransactionKey {
+        let from = req
             .header(HeaderName::From)
-            .and_then(|v| NameAddr::parse(v).ok())
-            .and_then(|n| n.tag().map(str::to_string))
-            .unwrap_or_default();
+            .and_then(|v| NameAddr::parse(v).ok());
+        let from_tag = from.as_ref().and_then(NameAddr::tag).unwrap_or("");
         let seq = req
             .header(HeaderName::CSeq)
             .and_then(|c| sip_message::headers::CSeq::parse(c).ok())
             .map_or(0, |c| c.seq);
-        Some(TransactionKey(format!(
-            "2543|{}|{from_tag}|{}|{seq} {method}|{top}",
-            req.request_uri(),
-            req.header(HeaderName::CallId).unwrap_or(""),
-        )))
+        let call_id = req.header(HeaderName::CallId).unwrap_or("");
+        let mut key = String::with_capacity(64 + call_id.len() + top.len());
+        for part in ["2543", req.request_uri(), from_tag, call_id] {
+            key.push_str(part);
+            key.push('|');
+        }
+        key.push_str(itoa::Buffer::new().format(seq));
+        key.push(' ');
+        key.push_str(method);
+        key.push('|');
+        key.push_str(top);
+        TransactionKey(key.into())
     }
+}
+
+/// Appends the Via's sent-by as `host:port` (host lower case, port 0 when
+/// absent).
+fn push_sent_by(key: &mut String, via: &Via<'_>) {
+    key.extend(via.host_str.chars().map(|c| c.to_ascii_lowercase()));
+    key.push(':');
+    key.push_str(itoa::Buffer::new().format(via.port.unwrap_or(0)));
 }
 
 /// What to do with an incoming request.
@@ -88,17 +114,34 @@ struct Entry {
     deadline: u64,
 }
 
+/// The hasher of the transaction maps: fast, and seeded at random per
+/// table because keys come from the network.
+pub type KeyHasher = ahash::RandomState;
+
 /// The server transactions of one shard.
+///
+/// Every timer has the same duration (64*T1), so deadlines are armed in
+/// time order and a FIFO queue replaces a sorted index; a queued deadline
+/// that no longer matches its entry's (the entry was re-armed or ended) is
+/// skipped when it comes due.
 #[derive(Debug, Default)]
 pub struct TransactionTable {
-    entries: HashMap<TransactionKey, Entry>,
-    timers: BTreeMap<(u64, u64), TransactionKey>,
-    seq: u64,
+    entries: HashMap<TransactionKey, Entry, KeyHasher>,
+    timers: VecDeque<(u64, TransactionKey)>,
 }
 
 /// How long a transaction in Trying is kept if the core never answers
 /// (a safety net; a final response normally comes long before).
 const TRYING_LIMIT_MS: u64 = 64 * T1_MS;
+
+/// The longest timer armed: a queued deadline further than this from now
+/// was armed before the wall clock stepped back, and is treated as due so
+/// it does not hold up the entries queued behind it.
+const LONGEST_TIMER_MS: u64 = if TIMER_J_MS > TRYING_LIMIT_MS {
+    TIMER_J_MS
+} else {
+    TRYING_LIMIT_MS
+};
 
 impl TransactionTable {
     /// An empty table.
@@ -116,28 +159,23 @@ impl TransactionTable {
         self.entries.is_empty()
     }
 
-    fn arm(&mut self, key: &TransactionKey, deadline: u64) {
-        self.seq += 1;
-        self.timers.insert((deadline, self.seq), key.clone());
-    }
-
     /// Matches a request against the table; a new one enters Trying.
     pub fn on_request(&mut self, key: &TransactionKey, now_ms: u64) -> TxDisposition {
-        if let Some(e) = self.entries.get(key) {
-            return match &e.state {
-                State::Trying => TxDisposition::Absorb,
-                State::Completed(resp) => TxDisposition::Retransmit(resp.clone()),
-            };
-        }
+        let slot = match self.entries.entry(key.clone()) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                return match &e.get().state {
+                    State::Trying => TxDisposition::Absorb,
+                    State::Completed(resp) => TxDisposition::Retransmit(resp.clone()),
+                };
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => slot,
+        };
         let deadline = now_ms + TRYING_LIMIT_MS;
-        self.entries.insert(
-            key.clone(),
-            Entry {
-                state: State::Trying,
-                deadline,
-            },
-        );
-        self.arm(key, deadline);
+        slot.insert(Entry {
+            state: State::Trying,
+            deadline,
+        });
+        self.timers.push_back((deadline, key.clone()));
         TxDisposition::New
     }
 
@@ -155,28 +193,35 @@ impl TransactionTable {
             return;
         }
         let deadline = now_ms + TIMER_J_MS;
-        self.entries.insert(
-            key.clone(),
-            Entry {
-                state: State::Completed(response),
-                deadline,
-            },
-        );
-        self.arm(key, deadline);
+        let entry = Entry {
+            state: State::Completed(response),
+            deadline,
+        };
+        match self.entries.get_mut(key) {
+            Some(e) => *e = entry,
+            None => {
+                self.entries.insert(key.clone(), entry);
+            }
+        }
+        self.timers.push_back((deadline, key.clone()));
     }
 
     /// The earliest instant at which [`TransactionTable::handle_timeout`] has work.
     pub fn poll_timeout(&self) -> Option<u64> {
-        self.timers.keys().next().map(|(t, _)| *t)
+        self.timers.front().map(|(t, _)| *t)
     }
 
-    /// Ends every transaction whose timer has fired by `now_ms`.
+    /// Ends every transaction whose timer has fired by `now_ms`, then gives
+    /// back the memory of a burst once the table has shrunk.
     pub fn handle_timeout(&mut self, now_ms: u64) {
-        while let Some(entry) = self.timers.first_entry() {
-            if entry.key().0 > now_ms {
+        while let Some((deadline, _)) = self.timers.front() {
+            let due = *deadline <= now_ms || *deadline > now_ms.saturating_add(LONGEST_TIMER_MS);
+            if !due {
                 break;
             }
-            let ((deadline, _), key) = entry.remove_entry();
+            let Some((deadline, key)) = self.timers.pop_front() else {
+                break;
+            };
             if self
                 .entries
                 .get(&key)
@@ -184,6 +229,19 @@ impl TransactionTable {
             {
                 self.entries.remove(&key);
             }
+        }
+        self.shrink();
+    }
+
+    /// Shrinks the map and the queue when less than a quarter of their
+    /// capacity is in use (to twice their length), so a burst of
+    /// transactions does not keep its peak memory.
+    fn shrink(&mut self) {
+        if self.entries.len() < self.entries.capacity() / 4 {
+            self.entries.shrink_to(self.entries.len() * 2);
+        }
+        if self.timers.len() < self.timers.capacity() / 4 {
+            self.timers.shrink_to(self.timers.len() * 2);
         }
     }
 }
@@ -233,5 +291,43 @@ mod tests {
         assert!(t.is_empty());
         let legacy = TransactionKey::of(&req("old-branch")).unwrap();
         assert!(legacy.0.starts_with("2543|"));
+    }
+
+    #[test]
+    fn rfc2543_key_lists_the_identifiers() {
+        let k = TransactionKey::of(&req("old-branch")).unwrap();
+        assert_eq!(
+            &*k.0,
+            "2543|sip:example.com|1|c|1 REGISTER|SIP/2.0/UDP 10.0.0.1:5060;branch=old-branch"
+        );
+        let k = TransactionKey::of_method(&req("z9hG4bK1"), "INVITE").unwrap();
+        assert_eq!(&*k.0, "z9hG4bK1|10.0.0.1:5060|INVITE");
+    }
+
+    #[test]
+    fn memory_of_a_burst_is_given_back_once_it_expired() {
+        let mut t = TransactionTable::new();
+        for i in 0..1000 {
+            let k = TransactionKey::of(&req(&format!("z9hG4bK{i}"))).unwrap();
+            t.on_request(&k, 0);
+            t.on_final_response(&k, Bytes::new(), false, 10);
+        }
+        assert!(t.entries.capacity() >= 1000);
+        t.handle_timeout(10 + TIMER_J_MS);
+        assert!(t.is_empty());
+        assert!(t.entries.capacity() < 1000);
+        assert!(t.timers.capacity() < 1000);
+        assert_eq!(t.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_clock_step_back_does_not_hold_later_timers() {
+        let mut t = TransactionTable::new();
+        let old = TransactionKey::of(&req("z9hG4bK1")).unwrap();
+        let new = TransactionKey::of(&req("z9hG4bK2")).unwrap();
+        t.on_request(&old, 10_000_000);
+        t.on_request(&new, 1_000);
+        t.handle_timeout(1_000 + TRYING_LIMIT_MS);
+        assert!(t.is_empty());
     }
 }

@@ -437,6 +437,9 @@ fn index_headers(
 /// §25.1 allows to be any of %x00-09 / %x0B-0C / %x0E-7F (RFC 4475 §3.1.1.2).
 /// Returns whether the line ends inside a quoted string.
 fn check_line_octets(line: &[u8], mut in_quote: bool) -> Result<bool, ParseError> {
+    if !in_quote && is_plain_text(line) {
+        return Ok(false);
+    }
     let mut i = 0;
     while i < line.len() {
         let c = line[i];
@@ -453,6 +456,14 @@ fn check_line_octets(line: &[u8], mut in_quote: bool) -> Result<bool, ParseError
         i += 1;
     }
     Ok(in_quote)
+}
+
+/// True when `line` has neither a control character nor a quote: the
+/// common case, checked without branches so the compiler can vectorize it.
+fn is_plain_text(line: &[u8]) -> bool {
+    line.iter().fold(true, |ok, &c| {
+        ok & (((c >= 0x20) & (c != 0x7f) & (c != b'"')) | (c == b'\t'))
+    })
 }
 
 fn skip_ws(b: &[u8], mut i: usize, end: usize) -> usize {

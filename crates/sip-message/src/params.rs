@@ -47,6 +47,20 @@ impl<'a> Params<'a> {
             .map(|(_, v)| v)
     }
 
+    /// [`Params::get`] for each of `names`, in one pass over the text
+    /// (for callers that look up several parameters of one list).
+    pub fn get_many<const N: usize>(&self, names: [&str; N]) -> [Option<Option<&'a str>>; N] {
+        let mut found = [None; N];
+        for (n, v) in self.iter() {
+            for (name, slot) in names.iter().zip(found.iter_mut()) {
+                if slot.is_none() && n.eq_ignore_ascii_case(name) {
+                    *slot = Some(v);
+                }
+            }
+        }
+        found
+    }
+
     /// True when a parameter named `name` is present.
     pub fn has(&self, name: &str) -> bool {
         self.get(name).is_some()
@@ -149,6 +163,12 @@ mod tests {
         assert_eq!(p.get("lr"), Some(None));
         assert_eq!(p.get("+sip.instance"), Some(Some("\"<urn:uuid:1;2>\"")));
         assert_eq!(p.get("nope"), None);
+        assert_eq!(
+            p.get_many(["nope", "LR", "tag", "expires"]),
+            [None, Some(None), Some(Some("1")), Some(Some("60"))]
+        );
+        let twice = Params::new("q=1;Q=2");
+        assert_eq!(twice.get_many(["q"]), [twice.get("q")]);
         assert!(p.validate().is_ok());
         assert_eq!(unquote("\"a\\\"b\"").unwrap(), "a\"b");
         assert!(unquote("\"open").is_err());
