@@ -8,6 +8,7 @@ mod normalize;
 mod shard;
 
 use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub(crate) use shard::Shard;
@@ -19,11 +20,18 @@ use normalize::normalize;
 /// concurrent registrations of different AORs rarely meet on a lock.
 const SHARDS: usize = 64;
 
+/// Most AOR entries one purge visits: when a million bindings expire
+/// together, the timer loop purges them in slices of about a millisecond
+/// each rather than holding its thread (and shard locks) for tens.
+const PURGE_BUDGET: usize = 1024;
+
 /// The in-memory bindings table, split into independently locked shards.
 #[derive(Debug)]
 pub(crate) struct HotTable {
     shards: Box<[Mutex<Shard>]>,
     hasher: RandomState,
+    /// The shard the next purge starts with.
+    purge_from: AtomicUsize,
 }
 
 impl Default for HotTable {
@@ -31,6 +39,7 @@ impl Default for HotTable {
         HotTable {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             hasher: RandomState::new(),
+            purge_from: AtomicUsize::new(0),
         }
     }
 }
@@ -104,11 +113,18 @@ impl HotTable {
         Ok(Ok(receipt))
     }
 
-    /// Remove everything due at `now_ms` from every shard.
+    /// Remove what is due at `now_ms`, visiting at most [`PURGE_BUDGET`]
+    /// AOR entries (the shards take turns going first); what is left stays
+    /// due, so [`HotTable::next_expiry`] asks for another call at once.
     pub(crate) fn purge(&self, now_ms: u64) -> Vec<Binding> {
+        let mut budget = PURGE_BUDGET;
+        let first = self.purge_from.fetch_add(1, Ordering::Relaxed);
         let mut all = Vec::new();
-        for shard in self.shards.iter() {
-            all.extend(lock(shard).purge(now_ms));
+        for i in 0..SHARDS {
+            if budget == 0 {
+                break;
+            }
+            all.extend(lock(&self.shards[(first + i) % SHARDS]).purge(now_ms, &mut budget));
         }
         all
     }

@@ -187,15 +187,26 @@ impl Shard {
         self.install(aor, Some(&codec::encode(set)));
     }
 
-    /// Remove and return every binding expired by `now_ms` whose wheel
-    /// bucket has passed, touching only the due buckets.
-    pub(crate) fn purge(&mut self, now_ms: u64) -> Vec<Binding> {
+    /// Remove and return the bindings expired by `now_ms` whose wheel
+    /// bucket has passed, touching only the due buckets and at most
+    /// `budget` of their slot entries (decremented by the number taken; a
+    /// bucket left unfinished stays due).
+    pub(crate) fn purge(&mut self, now_ms: u64, budget: &mut usize) -> Vec<Binding> {
         let mut due: Vec<u32> = Vec::new();
-        while let Some(entry) = self.wheel.first_entry() {
+        while *budget > 0 {
+            let Some(mut entry) = self.wheel.first_entry() else {
+                break;
+            };
             if bucket_due(*entry.key()) > now_ms {
                 break;
             }
-            due.extend(entry.remove());
+            let slots = entry.get_mut();
+            let take = slots.len().min(*budget);
+            due.extend(slots.drain(slots.len() - take..));
+            *budget -= take;
+            if slots.is_empty() {
+                entry.remove();
+            }
         }
         due.sort_unstable();
         due.dedup();
@@ -305,6 +316,14 @@ mod tests {
         }
     }
 
+    impl Shard {
+        /// Purge without a budget.
+        fn purge_all(&mut self, now_ms: u64) -> Vec<Binding> {
+            let mut budget = usize::MAX;
+            self.purge(now_ms, &mut budget)
+        }
+    }
+
     #[test]
     fn replace_keeps_the_wheel_in_step() {
         let mut shard = Shard::default();
@@ -315,7 +334,7 @@ mod tests {
         assert_eq!(shard.next_expiry(), Some(1_999));
         // A refresh leaves the old bucket stale: a purge there finds nothing.
         shard.replace("a", &[binding("a", "sip:2", 3_000)]);
-        assert!(shard.purge(2_999).is_empty());
+        assert!(shard.purge_all(2_999).is_empty());
         assert_eq!(shard.next_expiry(), Some(3_999));
         assert_eq!(shard.live("a", 0).len(), 1);
         // Two bindings in one bucket put the slot there once.
@@ -327,7 +346,7 @@ mod tests {
         shard.replace("a", &[]);
         assert!(shard.live("a", 0).is_empty());
         assert_eq!(shard.len(), 0);
-        assert!(shard.purge(u64::MAX).is_empty());
+        assert!(shard.purge_all(u64::MAX).is_empty());
         assert_eq!(shard.next_expiry(), None);
     }
 
@@ -339,9 +358,9 @@ mod tests {
         // "b" takes the slot "a" left, with a later expiry.
         shard.replace("b", &[binding("b", "sip:2", 9_000)]);
         assert_eq!(shard.slots.len(), 1);
-        assert!(shard.purge(5_999).is_empty());
+        assert!(shard.purge_all(5_999).is_empty());
         assert_eq!(shard.live("b", 0).len(), 1);
-        assert_eq!(shard.purge(9_999).len(), 1);
+        assert_eq!(shard.purge_all(9_999).len(), 1);
         assert_eq!(shard.len(), 0);
     }
 
@@ -358,10 +377,10 @@ mod tests {
             &[binding("c", "sip:4", 500), binding("c", "sip:5", 800)],
         );
         // Bucket 0 (0..=999 ms) is due at 999; bucket 1 at 1999.
-        assert_eq!(shard.purge(998).len(), 0);
-        assert_eq!(shard.purge(999).len(), 2);
+        assert_eq!(shard.purge_all(998).len(), 0);
+        assert_eq!(shard.purge_all(999).len(), 2);
         assert!(shard.live("c", 0).is_empty());
-        let mut removed = shard.purge(1_999);
+        let mut removed = shard.purge_all(1_999);
         removed.sort_by(|x, y| x.contact.cmp(&y.contact));
         assert_eq!(removed.len(), 2);
         assert_eq!(removed[0].contact, "sip:1");
@@ -369,9 +388,26 @@ mod tests {
         assert_eq!(shard.live("a", 0).len(), 1);
         assert!(shard.live("b", 0).is_empty());
         assert_eq!(shard.next_expiry(), Some(2_999));
-        assert_eq!(shard.purge(u64::MAX).len(), 1);
+        assert_eq!(shard.purge_all(u64::MAX).len(), 1);
         assert_eq!(shard.next_expiry(), None);
         assert_eq!(shard.len(), 0);
+    }
+
+    #[test]
+    fn purge_stops_at_its_budget_and_the_rest_stays_due() {
+        let mut shard = Shard::default();
+        for aor in ["a", "b", "c"] {
+            shard.replace(aor, &[binding(aor, "sip:x", 500)]);
+        }
+        let mut budget = 2;
+        assert_eq!(shard.purge(999, &mut budget).len(), 2);
+        assert_eq!(budget, 0);
+        assert_eq!(shard.next_expiry(), Some(999));
+        assert_eq!(shard.len(), 1);
+        let mut budget = 2;
+        assert_eq!(shard.purge(999, &mut budget).len(), 1);
+        assert_eq!(budget, 1);
+        assert_eq!(shard.next_expiry(), None);
     }
 
     #[test]
@@ -385,7 +421,7 @@ mod tests {
             "sip:keep@example.com",
             &[binding("sip:keep@example.com", "sip:k", 5_000)],
         );
-        assert_eq!(shard.purge(1_999).len(), 1_000);
+        assert_eq!(shard.purge_all(1_999).len(), 1_000);
         assert_eq!(shard.len(), 1);
         assert!(shard.index.capacity() < 64);
         assert!(shard.slots.capacity() < 1_000);

@@ -6,14 +6,17 @@
 //! order. The writer takes one job, drains whatever else is queued (up to
 //! [`MAX_BATCH`]), appends one journal row per changed AOR in one
 //! transaction, commits (one fsync) and only then answers each job's
-//! oneshot. Between batches, when the journal has grown past a threshold or
-//! the writer is idle, it folds the oldest journal rows into `aors`.
+//! oneshot. Once the journal has grown past a threshold, the writer folds
+//! its oldest rows into `aors` during the group-commit windows it would
+//! otherwise sleep through, in the transaction the next batch commits (so
+//! compaction neither holds a batch back nor costs a commit of its own);
+//! when idle, it compacts in larger chunks.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::{oneshot, watch};
@@ -25,13 +28,18 @@ use crate::StoreError;
 /// Most jobs folded into one transaction.
 const MAX_BATCH: usize = 4096;
 
+/// Journal rows folded per step while the writer spends a commit window
+/// compacting (it checks the clock between steps).
+const WINDOW_STEP: usize = 100;
+
 /// The default group-commit window.
 pub const DEFAULT_COMMIT_WINDOW: Duration = Duration::from_millis(1);
 
 /// When the writer compacts, and how much at a time.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Tuning {
-    /// Compact after a commit once the journal holds this many rows.
+    /// Compact once the journal holds this many rows: a little in each
+    /// commit window, or, without a window, one chunk after each commit.
     pub(crate) compact_at: usize,
     /// Journal rows folded (and `aors` rows swept for expired bindings) per
     /// compaction transaction, which bounds how long one blocks commits.
@@ -181,6 +189,21 @@ struct Writer {
     retry_at: usize,
     /// Where the next sweep of `aors` for expired bindings starts.
     sweep_cursor: String,
+    /// Journal rows the last batch appended: a window folds twice that
+    /// (at least [`WINDOW_STEP`]), so compaction outpaces the appends
+    /// without loading any one commit with much more than its own batch.
+    last_appended: usize,
+    /// Compaction done in the transaction left open by the last commit
+    /// window, which the next commit makes durable with the batch.
+    window_work: Option<WindowWork>,
+}
+
+/// What compaction in a commit window did inside the open transaction.
+struct WindowWork {
+    /// Journal rows folded.
+    folded: usize,
+    /// The sweep cursor after it.
+    cursor: String,
 }
 
 impl Writer {
@@ -200,6 +223,8 @@ impl Writer {
             journal_rows: 0,
             retry_at: 0,
             sweep_cursor: String::new(),
+            last_appended: 0,
+            window_work: None,
         }
     }
 
@@ -215,28 +240,33 @@ impl Writer {
         loop {
             let window = self.tuning.commit_window;
             if busy && !window.is_zero() {
-                std::thread::sleep(window);
+                self.spend_window(window);
             }
             let first = match self.queue.try_recv() {
                 Ok(job) => job,
-                Err(_) => match self.queue.recv_timeout(self.tuning.idle) {
-                    Ok(job) => {
-                        // The first job after a quiet spell: give the
-                        // window to whatever follows it.
-                        if !window.is_zero() && !matches!(job, Job::Shutdown) {
-                            std::thread::sleep(window);
+                Err(_) => {
+                    // Nothing to commit with: make the window's compaction
+                    // durable on its own before waiting.
+                    self.commit_window_work();
+                    match self.queue.recv_timeout(self.tuning.idle) {
+                        Ok(job) => {
+                            // The first job after a quiet spell: give the
+                            // window to whatever follows it.
+                            if !window.is_zero() && !matches!(job, Job::Shutdown) {
+                                self.spend_window(window);
+                            }
+                            job
                         }
-                        job
-                    }
-                    Err(RecvTimeoutError::Timeout) => {
-                        busy = false;
-                        if self.journal_rows >= self.tuning.idle_min.max(1) {
-                            self.compact();
+                        Err(RecvTimeoutError::Timeout) => {
+                            busy = false;
+                            if self.journal_rows >= self.tuning.idle_min.max(1) {
+                                self.compact();
+                            }
+                            continue;
                         }
-                        continue;
+                        Err(RecvTimeoutError::Disconnected) => break,
                     }
-                    Err(RecvTimeoutError::Disconnected) => break,
-                },
+                }
             };
             let mut stop = matches!(first, Job::Shutdown);
             let mut batch = vec![first];
@@ -253,10 +283,13 @@ impl Writer {
             if self.process(batch) || stop {
                 break;
             }
-            if self.journal_rows >= self.tuning.compact_at.max(self.retry_at) {
+            // With a window, compaction happens in the windows (see
+            // `spend_window`); without one, a step after the batch.
+            if window.is_zero() && self.journal_rows >= self.tuning.compact_at.max(self.retry_at) {
                 self.compact();
             }
         }
+        self.commit_window_work();
         tracing::debug!("location writer stopped");
     }
 
@@ -290,12 +323,123 @@ impl Writer {
         }
     }
 
+    /// Spends a group-commit window. While the journal is due for
+    /// compaction, the window folds some of it into `aors` in small steps,
+    /// in a transaction left open for the batch that follows, so the fold
+    /// costs no commit of its own and never holds a batch back longer than
+    /// the window would have; otherwise the writer sleeps through it.
+    fn spend_window(&mut self, window: Duration) {
+        let deadline = Instant::now() + window;
+        if self.journal_rows >= self.tuning.compact_at.max(self.retry_at) {
+            let budget = (2 * self.last_appended).max(WINDOW_STEP);
+            if let Err(e) = self.fold_until(deadline, budget) {
+                // Nothing is lost: the journal still holds every change.
+                self.abandon_window_work();
+                self.retry_at = self.journal_rows + self.tuning.chunk.max(1);
+                tracing::error!(error = %e, "location journal compaction failed");
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if !left.is_zero() {
+            std::thread::sleep(left);
+        }
+    }
+
+    /// Fold up to `budget` journal rows (and sweep as many of `aors`) in
+    /// steps, stopping early at `deadline`.
+    fn fold_until(&mut self, deadline: Instant, budget: usize) -> rusqlite::Result<()> {
+        let now_ms = self.clock.load(Ordering::Relaxed);
+        let mut left = budget;
+        while left > 0 && Instant::now() < deadline {
+            let work = match self.window_work.take() {
+                Some(work) => work,
+                None => {
+                    self.conn.execute_batch("BEGIN")?;
+                    WindowWork {
+                        folded: 0,
+                        cursor: self.sweep_cursor.clone(),
+                    }
+                }
+            };
+            let rows = left.min(WINDOW_STEP);
+            let step = queries::fold(&self.conn, now_ms, rows);
+            let cursor = step.and_then(|folded| {
+                let cursor = queries::sweep(&self.conn, now_ms, &work.cursor, rows)?;
+                Ok((folded, cursor))
+            });
+            let (folded, cursor) = match cursor {
+                Ok(done) => done,
+                Err(e) => {
+                    self.window_work = Some(work);
+                    return Err(e);
+                }
+            };
+            self.window_work = Some(WindowWork {
+                folded: work.folded + folded,
+                cursor,
+            });
+            left = left.saturating_sub(rows);
+            if folded == 0 {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Commit the window's compaction on its own (no batch to carry it).
+    fn commit_window_work(&mut self) {
+        let Some(work) = self.window_work.take() else {
+            return;
+        };
+        match self.conn.execute_batch("COMMIT") {
+            Ok(()) => self.window_work_committed(work),
+            Err(e) => {
+                self.abandon_open_transaction();
+                self.retry_at = self.journal_rows + self.tuning.chunk.max(1);
+                tracing::error!(error = %e, "location journal compaction failed");
+            }
+        }
+    }
+
+    /// Account for a window's compaction that is now durable.
+    fn window_work_committed(&mut self, work: WindowWork) {
+        self.journal_rows = self.journal_rows.saturating_sub(work.folded);
+        self.sweep_cursor = work.cursor;
+        self.retry_at = 0;
+        tracing::debug!(
+            folded = work.folded,
+            journal = self.journal_rows,
+            "location journal compacted in commit windows"
+        );
+    }
+
+    /// Roll back the window's compaction.
+    fn abandon_window_work(&mut self) {
+        if self.window_work.take().is_some() {
+            self.abandon_open_transaction();
+        }
+    }
+
+    /// Roll back whatever transaction is open on the connection.
+    fn abandon_open_transaction(&mut self) {
+        if !self.conn.is_autocommit() {
+            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                tracing::error!(error = %e, "location database rollback failed");
+            }
+        }
+    }
+
     /// Commit one batch and answer its jobs; true if a shutdown was seen
     /// while recovering from a failure.
     fn process(&mut self, batch: Vec<Job>) -> bool {
-        match commit(&mut self.conn, &batch) {
+        let work = self.window_work.take();
+        match commit(&mut self.conn, &batch, work.is_some()) {
             Ok(appended) => {
                 self.journal_rows += appended;
+                self.last_appended = appended;
+                if let Some(work) = work {
+                    self.window_work_committed(work);
+                }
                 tracing::trace!(jobs = batch.len(), appended, "location batch committed");
                 for job in batch {
                     job.finish(|| Ok(()));
@@ -351,20 +495,36 @@ impl Writer {
 /// last set in the batch: the journal is latest-wins anyway); returns the
 /// rows appended. Batches with nothing to write (only barriers or a
 /// shutdown) open no transaction at all.
-fn commit(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<usize> {
+fn commit(conn: &mut Connection, batch: &[Job], open: bool) -> rusqlite::Result<usize> {
     let replaces = batch
         .iter()
         .filter(|job| matches!(job, Job::Replace { .. }))
         .count();
-    if replaces == 0 {
+    if replaces == 0 && !open {
         return Ok(0);
     }
-    let tx = conn.transaction()?;
+    if !open {
+        conn.execute_batch("BEGIN")?;
+    }
+    let appended = append_batch(conn, batch, replaces).and_then(|appended| {
+        conn.execute_batch("COMMIT")?;
+        Ok(appended)
+    });
+    if appended.is_err() && !conn.is_autocommit() {
+        // The error is what the caller reports; a failed rollback leaves
+        // nothing more to do (the next BEGIN would fail and report too).
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    appended
+}
+
+/// The appends of [`commit`], inside its transaction.
+fn append_batch(tx: &Connection, batch: &[Job], replaces: usize) -> rusqlite::Result<usize> {
     let mut appended = 0;
     if replaces == 1 {
         for job in batch {
             if let Job::Replace { aor, blob, .. } = job {
-                queries::append(&tx, aor, blob)?;
+                queries::append(tx, aor, blob)?;
                 appended += 1;
             }
         }
@@ -381,11 +541,10 @@ fn commit(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<usize> {
             }
         }
         for (aor, blob) in last.into_iter().rev() {
-            queries::append(&tx, aor, blob)?;
+            queries::append(tx, aor, blob)?;
             appended += 1;
         }
     }
-    tx.commit()?;
     Ok(appended)
 }
 
