@@ -184,6 +184,34 @@ async fn the_writer_compacts_past_the_threshold_and_drop_loses_nothing() {
 }
 
 #[tokio::test]
+async fn with_a_commit_window_the_writer_compacts_inside_it() {
+    let dir = TempDir::new().unwrap();
+    let tuning = Tuning {
+        compact_at: 20,
+        chunk: 15,
+        idle: Duration::from_secs(3600),
+        idle_min: usize::MAX,
+        commit_window: Duration::from_millis(1),
+    };
+    let store = SqliteStore::open_with(dir.path(), 0, tuning).unwrap();
+    let expected = churn(&store, 90).await;
+    store.close().await.unwrap();
+    let (aors, journal) = counts(&dir);
+    assert!(aors > 0, "compaction ran");
+    assert!(
+        journal < 40,
+        "the journal stays near the threshold: {journal}"
+    );
+    assert_eq!(
+        read_bindings(dir.path(), None, 0).unwrap().len(),
+        expected.iter().map(Vec::len).sum::<usize>()
+    );
+    let store = SqliteStore::open_with(dir.path(), 0, manual()).unwrap();
+    assert_state(&store, &expected, 0);
+    store.close().await.unwrap();
+}
+
+#[tokio::test]
 async fn the_idle_writer_compacts() {
     let dir = TempDir::new().unwrap();
     let tuning = Tuning {
