@@ -217,6 +217,18 @@ pub(crate) fn without_expired(
     Ok((!live.is_empty()).then(|| encode(&live)))
 }
 
+/// The expiry instants of a set the hot table holds (valid by its
+/// invariant), read without checking the text: the wheel needs them on
+/// every change, and validating every string again costs more than the
+/// rest of the walk. A malformed set yields what was read before the defect.
+pub(crate) fn skim_expiries(blob: &[u8]) -> Vec<u64> {
+    let mut out = Vec::new();
+    if let Some((_, rest)) = blob.split_first() {
+        let _ = Reader { rest }.skim(&mut out);
+    }
+    out
+}
+
 /// One AOR's entry in the hot table: the AOR and its encoded set in a
 /// single allocation (`aor_len:varint aor set`), so an AOR costs one heap
 /// block rather than a key and a value.
@@ -287,6 +299,48 @@ impl<'a> Reader<'a> {
             0 => Ok(None),
             n => self.bytes(n - 1).map(Some),
         }
+    }
+
+    fn skip(&mut self, len: u64) -> Result<(), BadBlob> {
+        let len = usize::try_from(len).map_err(|_| BadBlob)?;
+        self.rest = self.rest.get(len..).ok_or(BadBlob)?;
+        Ok(())
+    }
+
+    fn skip_string(&mut self) -> Result<(), BadBlob> {
+        let len = self.varint()?;
+        self.skip(len)
+    }
+
+    fn skip_optional(&mut self) -> Result<(), BadBlob> {
+        match self.varint()? {
+            0 => Ok(()),
+            n => self.skip(n - 1),
+        }
+    }
+
+    /// Walk the bindings after the version byte as [`Reader::binding`]
+    /// reads them (keep the two in step), collecting only the expiries.
+    fn skim(&mut self, out: &mut Vec<u64>) -> Result<(), BadBlob> {
+        for _ in 0..self.varint()? {
+            self.skip_string()?; // contact
+            self.varint()?; // q
+            out.push(self.varint()?);
+            self.skip_string()?; // call_id
+            self.varint()?; // cseq
+            self.skip_optional()?; // received
+            self.skip_string()?; // transport
+            self.skip_optional()?; // local
+            self.skip_optional()?; // user_agent
+            for _ in 0..self.varint()? {
+                self.skip_string()?; // path
+            }
+            self.skip_optional()?; // instance
+            self.varint()?; // reg_id
+            self.varint()?; // updated_at_ms
+            self.byte()?; // action
+        }
+        Ok(())
     }
 
     fn binding(&mut self, _version: u8) -> Result<RawBinding<'a>, BadBlob> {
@@ -377,6 +431,9 @@ mod tests {
             assert_eq!(decode(aor, &blob, |_| true).unwrap(), set);
             let at: Vec<u64> = set.iter().map(|b| b.expires_at_ms).collect();
             assert_eq!(expiries(&blob).unwrap(), at);
+            assert_eq!(skim_expiries(&blob), at);
+            let entry = entry(aor, &blob);
+            assert_eq!(split_entry(&entry), Some((aor.as_bytes(), &blob[..])));
         }
         assert!(decode(aor, &[], |_| true).unwrap().is_empty());
     }

@@ -57,14 +57,9 @@ fn bucket_due(bucket: u64) -> u64 {
         .saturating_add(BUCKET_MS - 1)
 }
 
-/// Distinct wheel buckets of a set's bindings, sorted; none if it is
-/// malformed.
+/// Distinct wheel buckets of a set's bindings, sorted.
 fn buckets(set: &[u8]) -> Vec<u64> {
-    let mut at: Vec<u64> = codec::expiries(set)
-        .unwrap_or_default()
-        .into_iter()
-        .map(bucket)
-        .collect();
+    let mut at: Vec<u64> = codec::skim_expiries(set).into_iter().map(bucket).collect();
     at.sort_unstable();
     at.dedup();
     at
@@ -103,15 +98,15 @@ impl Shard {
             .unwrap_or_default()
     }
 
-    /// Replace the whole encoded set of `aor` (`None` or an empty set
-    /// removes the AOR), keeping the expiry wheel in step. `set` must be
-    /// valid (see [`codec::parse`]).
+    /// Replace the whole encoded set of `aor` (`None`, an empty set or a
+    /// malformed one removes the AOR), keeping the expiry wheel in step.
     pub(crate) fn install(&mut self, aor: &str, set: Option<&[u8]>) {
+        let set = set.filter(|set| codec::expiries(set).is_ok());
         self.put(aor, set.map(|set| codec::entry(aor, set)));
     }
 
     /// [`Shard::install`] with the entry already built ([`codec::entry`]
-    /// of `aor` and a valid set).
+    /// of `aor` and a set known to be valid, e.g. just encoded).
     pub(crate) fn put(&mut self, aor: &str, entry: Option<Box<[u8]>>) {
         let new_buckets = entry
             .as_deref()
