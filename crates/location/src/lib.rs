@@ -107,4 +107,4 @@ pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use sqlite::{read_bindings, SqliteStore, DB_FILE, DEFAULT_COMMIT_WINDOW};
 pub use store::LocationStore;
-pub use users::{Ha1Set, SqliteUsers, User, UserCache, UserDirectory, UserStore};
+pub use users::{Ha1Set, SqliteUsers, User, UserCache, UserDirectory, UserStore, UsersTx};

@@ -3,7 +3,7 @@
 //! users can authenticate with MD5 only until their password is set again
 //! with `locus users passwd`.
 
-use location::{Ha1Set, SqliteUsers, User, UserStore};
+use location::{Ha1Set, User, UsersTx};
 
 /// What an import changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +53,7 @@ pub fn parse(text: &str) -> Result<Vec<User>, String> {
 /// Stores the parsed accounts, keeping the stronger HA1 values of an
 /// account whose MD5 HA1 (so its password) did not change.
 pub fn import(
-    store: &SqliteUsers,
+    store: &UsersTx<'_>,
     users: &[User],
     now_ms: u64,
 ) -> Result<Imported, location::StoreError> {
@@ -90,16 +90,17 @@ mod tests {
             Some("0123456789abcdef0123456789abcdef")
         );
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteUsers::open(dir.path()).unwrap();
+        let store = location::SqliteUsers::open(dir.path()).unwrap();
+        let import = |users: &[User], now| store.transaction(|tx| super::import(tx, users, now));
         assert_eq!(
-            import(&store, &users, 1).unwrap(),
+            import(&users, 1).unwrap(),
             Imported {
                 added: 2,
                 ..Default::default()
             }
         );
         assert_eq!(
-            import(&store, &users, 2).unwrap(),
+            import(&users, 2).unwrap(),
             Imported {
                 unchanged: 2,
                 ..Default::default()
@@ -107,7 +108,7 @@ mod tests {
         );
         let changed = parse("bob:example.com:00000000000000000000000000000000").unwrap();
         assert_eq!(
-            import(&store, &changed, 3).unwrap(),
+            import(&changed, 3).unwrap(),
             Imported {
                 updated: 1,
                 ..Default::default()

@@ -56,7 +56,9 @@ fn open_users(settings: &Settings) -> Result<Arc<UserCache<SqliteUsers>>, ExitCo
             );
             ExitCode::from(EXIT_INVALID)
         })?;
-        let done = crate::htdigest::import(&store, &users, server::now_ms()).map_err(|e| {
+        let now = server::now_ms();
+        let imported = store.transaction(|tx| crate::htdigest::import(tx, &users, now));
+        let done = imported.map_err(|e| {
             eprintln!("locus: error: importing {}: {e}", path.display());
             ExitCode::FAILURE
         })?;

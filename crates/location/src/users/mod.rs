@@ -16,7 +16,7 @@ mod cache;
 mod sqlite;
 
 pub use cache::UserCache;
-pub use sqlite::SqliteUsers;
+pub use sqlite::{SqliteUsers, UsersTx};
 
 use crate::StoreError;
 use std::sync::Arc;

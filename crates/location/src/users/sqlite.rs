@@ -49,41 +49,79 @@ impl SqliteUsers {
     }
 }
 
+/// Adds or replaces an account on `c`; true when it was added.
+fn put_on(c: &Connection, user: &User, now_ms: u64) -> rusqlite::Result<bool> {
+    let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
+    let existed: bool = c
+        .prepare_cached("SELECT 1 FROM users WHERE domain = ?1 AND username = ?2")?
+        .exists(params![user.domain, user.username])?;
+    c.prepare_cached(
+        "INSERT INTO users (domain, username, realm, ha1_md5, ha1_sha256, ha1_sha512_256, \
+         updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+         ON CONFLICT (domain, username) DO UPDATE SET realm = excluded.realm, \
+         ha1_md5 = excluded.ha1_md5, ha1_sha256 = excluded.ha1_sha256, \
+         ha1_sha512_256 = excluded.ha1_sha512_256, updated_at_ms = excluded.updated_at_ms",
+    )?
+    .execute(params![
+        user.domain,
+        user.username,
+        user.realm,
+        user.ha1.md5,
+        user.ha1.sha256,
+        user.ha1.sha512_256,
+        now
+    ])?;
+    Ok(!existed)
+}
+
+/// The account (`domain`, `username`) on `c`, if any.
+fn get_on(c: &Connection, domain: &str, username: &str) -> rusqlite::Result<Option<User>> {
+    c.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM users WHERE domain = ?1 AND username = ?2"
+    ))?
+    .query_row(params![domain, username], decode)
+    .optional()
+}
+
+/// The accounts inside one transaction of [`SqliteUsers::transaction`].
+#[derive(Debug)]
+pub struct UsersTx<'a>(&'a Connection);
+
+impl UsersTx<'_> {
+    /// As [`UserStore::put`], inside the transaction.
+    pub fn put(&self, user: &User, now_ms: u64) -> Result<bool, StoreError> {
+        Ok(put_on(self.0, user, now_ms)?)
+    }
+
+    /// As [`UserStore::get`], inside the transaction.
+    pub fn get(&self, domain: &str, username: &str) -> Result<Option<User>, StoreError> {
+        Ok(get_on(self.0, domain, username)?)
+    }
+}
+
+impl SqliteUsers {
+    /// Runs `f` in one transaction: its changes are committed together
+    /// (one sync for a whole import of accounts, not one per account), or
+    /// not at all when it fails.
+    pub fn transaction<R>(
+        &self,
+        f: impl FnOnce(&UsersTx<'_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let tx = conn.transaction()?;
+        let out = f(&UsersTx(&tx))?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
 impl UserStore for SqliteUsers {
     fn put(&self, user: &User, now_ms: u64) -> Result<bool, StoreError> {
-        let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
-        self.with(|c| {
-            let existed: bool = c
-                .prepare_cached("SELECT 1 FROM users WHERE domain = ?1 AND username = ?2")?
-                .exists(params![user.domain, user.username])?;
-            c.prepare_cached(
-                "INSERT INTO users (domain, username, realm, ha1_md5, ha1_sha256, ha1_sha512_256, \
-                 updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-                 ON CONFLICT (domain, username) DO UPDATE SET realm = excluded.realm, \
-                 ha1_md5 = excluded.ha1_md5, ha1_sha256 = excluded.ha1_sha256, \
-                 ha1_sha512_256 = excluded.ha1_sha512_256, updated_at_ms = excluded.updated_at_ms",
-            )?
-            .execute(params![
-                user.domain,
-                user.username,
-                user.realm,
-                user.ha1.md5,
-                user.ha1.sha256,
-                user.ha1.sha512_256,
-                now
-            ])?;
-            Ok(!existed)
-        })
+        self.with(|c| put_on(c, user, now_ms))
     }
 
     fn get(&self, domain: &str, username: &str) -> Result<Option<User>, StoreError> {
-        self.with(|c| {
-            c.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM users WHERE domain = ?1 AND username = ?2"
-            ))?
-            .query_row(params![domain, username], decode)
-            .optional()
-        })
+        self.with(|c| get_on(c, domain, username))
     }
 
     fn remove(&self, domain: &str, username: &str) -> Result<bool, StoreError> {
