@@ -65,6 +65,12 @@ fn buckets(set: &[u8]) -> Vec<u64> {
     at
 }
 
+/// How the index finds a slot's hash again when it grows or shrinks: the
+/// hash of the AOR stored in that slot.
+fn rehash<'a>(slots: &'a [Box<[u8]>], hasher: &'a RandomState) -> impl Fn(&u32) -> u64 + 'a {
+    move |&slot| hasher.hash_one(parts(&slots[slot as usize]).0)
+}
+
 /// The AOR and set of a stored entry (valid by the invariant).
 fn parts(entry: &[u8]) -> (&[u8], &[u8]) {
     codec::split_entry(entry).unwrap_or((&[], &[]))
@@ -124,10 +130,8 @@ impl Shard {
             (None, Some(entry)) => {
                 let slot = self.occupy(entry);
                 let hash = self.hash(aor.as_bytes());
-                let (slots, hasher) = (&self.slots, &self.hasher);
-                self.index.insert_unique(hash, slot, |&s| {
-                    hasher.hash_one(parts(&slots[s as usize]).0)
-                });
+                self.index
+                    .insert_unique(hash, slot, rehash(&self.slots, &self.hasher));
                 self.enlist(slot, &new_buckets, &[]);
             }
         }
@@ -166,12 +170,11 @@ impl Shard {
             found.remove();
         }
         self.free.push(slot);
-        let (slots, hasher) = (&self.slots, &self.hasher);
         // Give back what a burst of AORs left behind once most are gone.
         if self.index.capacity() > 64 && self.index.len() < self.index.capacity() / 4 {
-            self.index.shrink_to(self.index.len() * 2, |&s| {
-                hasher.hash_one(parts(&slots[s as usize]).0)
-            });
+            let len = self.index.len();
+            self.index
+                .shrink_to(len * 2, rehash(&self.slots, &self.hasher));
         }
     }
 

@@ -305,21 +305,13 @@ impl Writer {
             &self.sweep_cursor,
         ) {
             Ok((folded, cursor)) => {
-                self.journal_rows = self.journal_rows.saturating_sub(folded);
-                self.sweep_cursor = cursor;
-                self.retry_at = 0;
+                self.compacted(folded, cursor);
                 tracing::debug!(
-                    folded,
-                    journal = self.journal_rows,
                     elapsed_ms = started.elapsed().as_millis() as u64,
-                    "location journal compacted"
+                    "location journal compacted in a step of its own"
                 );
             }
-            Err(e) => {
-                // Nothing is lost: the journal still holds every change.
-                self.retry_at = self.journal_rows + self.tuning.chunk.max(1);
-                tracing::error!(error = %e, "location journal compaction failed");
-            }
+            Err(e) => self.compaction_failed(&e),
         }
     }
 
@@ -333,10 +325,8 @@ impl Writer {
         if self.journal_rows >= self.tuning.compact_at.max(self.retry_at) {
             let budget = (2 * self.last_appended).max(WINDOW_STEP);
             if let Err(e) = self.fold_until(deadline, budget) {
-                // Nothing is lost: the journal still holds every change.
                 self.abandon_window_work();
-                self.retry_at = self.journal_rows + self.tuning.chunk.max(1);
-                tracing::error!(error = %e, "location journal compaction failed");
+                self.compaction_failed(&e);
             }
         }
         let left = deadline.saturating_duration_since(Instant::now());
@@ -392,25 +382,33 @@ impl Writer {
             return;
         };
         match self.conn.execute_batch("COMMIT") {
-            Ok(()) => self.window_work_committed(work),
+            Ok(()) => self.compacted(work.folded, work.cursor),
             Err(e) => {
                 self.abandon_open_transaction();
-                self.retry_at = self.journal_rows + self.tuning.chunk.max(1);
-                tracing::error!(error = %e, "location journal compaction failed");
+                self.compaction_failed(&e);
             }
         }
     }
 
-    /// Account for a window's compaction that is now durable.
-    fn window_work_committed(&mut self, work: WindowWork) {
-        self.journal_rows = self.journal_rows.saturating_sub(work.folded);
-        self.sweep_cursor = work.cursor;
+    /// Account for compaction that is now durable: `folded` journal rows
+    /// are gone and the sweep goes on from `cursor`.
+    fn compacted(&mut self, folded: usize, cursor: String) {
+        self.journal_rows = self.journal_rows.saturating_sub(folded);
+        self.sweep_cursor = cursor;
         self.retry_at = 0;
         tracing::debug!(
-            folded = work.folded,
+            folded,
             journal = self.journal_rows,
-            "location journal compacted in commit windows"
+            "location journal compacted"
         );
+    }
+
+    /// After a failed compaction: nothing is lost (the journal still holds
+    /// every change); wait for the journal to grow by a chunk before
+    /// trying again, so a failure is not retried on every commit.
+    fn compaction_failed(&mut self, e: &rusqlite::Error) {
+        self.retry_at = self.journal_rows + self.tuning.chunk.max(1);
+        tracing::error!(error = %e, "location journal compaction failed");
     }
 
     /// Roll back the window's compaction.
@@ -438,7 +436,7 @@ impl Writer {
                 self.journal_rows += appended;
                 self.last_appended = appended;
                 if let Some(work) = work {
-                    self.window_work_committed(work);
+                    self.compacted(work.folded, work.cursor);
                 }
                 tracing::trace!(jobs = batch.len(), appended, "location batch committed");
                 for job in batch {
