@@ -11,6 +11,13 @@ use std::time::Duration;
 /// Longest sleep between two checks.
 const MAX_SLEEP_MS: u64 = 1000;
 
+/// Shortest sleep between two checks: under steady load some timer is due
+/// every millisecond (Timer J of the requests of 32 s ago), and waking for
+/// each would cost a thread wake-up per millisecond to free a few entries.
+/// Timers fire up to this late instead: RFC 3261 timers are lower bounds,
+/// and the shortest of them (T1, 500 ms) is fifty times this.
+const MIN_SLEEP_MS: u64 = 10;
+
 pub(crate) async fn run<S: LocationStore>(shared: Arc<Shared<S>>, shutdown: Shutdown) {
     loop {
         let now = crate::now_ms();
@@ -28,7 +35,9 @@ pub(crate) async fn run<S: LocationStore>(shared: Arc<Shared<S>>, shutdown: Shut
             .flatten()
             .min()
             .unwrap_or(u64::MAX);
-        let sleep_ms = next.saturating_sub(crate::now_ms()).clamp(1, MAX_SLEEP_MS);
+        let sleep_ms = next
+            .saturating_sub(crate::now_ms())
+            .clamp(MIN_SLEEP_MS, MAX_SLEEP_MS);
         tokio::select! {
             _ = shutdown.wait() => return,
             _ = shared.timers_woken() => {}
