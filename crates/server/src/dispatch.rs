@@ -2,8 +2,8 @@
 //! the core, apply registrations to the store, send the answer.
 //!
 //! Everything up to the store call runs synchronously in the receive loop,
-//! so the changes of one AOR are applied in arrival order; only the wait
-//! for durability and the send run in a spawned task.
+//! so the changes of one AOR are applied in arrival order; the answer to a
+//! registration leaves from the store's writer thread once it is durable.
 
 use crate::config::ServerConfig;
 use crate::connections::Connections;
@@ -21,9 +21,9 @@ use sip_core::{
 };
 use sip_message::{Limits, Message, Method};
 use std::net::SocketAddr;
+use std::net::UdpSocket;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, Notify};
 
 /// Number of transaction-table shards (a power of two).
@@ -46,14 +46,16 @@ impl Responder {
         }
     }
 
-    /// Sends `bytes`; `dest` is used by UDP only.
-    async fn send(&self, bytes: Bytes, dest: SocketAddr) {
+    /// Sends `bytes`; `dest` is used by UDP only. Never waits on the
+    /// network: a UDP send is a bounded `sendto`, a TCP one a queue push.
+    fn send(&self, bytes: Bytes, dest: SocketAddr) {
         match self {
             Responder::Udp(sock) => {
-                if let Err(e) = sock.send_to(&bytes, dest).await {
+                if let Err(e) = sock.send_to(&bytes, dest) {
                     tracing::warn!(dest = %dest, error = %e, "udp send failed");
                 }
             }
+            // An unbounded channel send never waits.
             Responder::Tcp(tx) => {
                 if tx.send(bytes).is_err() {
                     tracing::debug!(dest = %dest, "tcp connection closed before the response");
@@ -82,9 +84,6 @@ pub(crate) struct Shared<S> {
     in_flight: AtomicUsize,
     idle: Notify,
     security: Arc<Security>,
-    /// The server's runtime, for work started off its threads (store
-    /// callbacks run on the store's writer thread).
-    runtime: tokio::runtime::Handle,
 }
 
 /// Counts a request in flight until dropped.
@@ -132,7 +131,6 @@ impl<S: LocationStore> Shared<S> {
             in_flight: AtomicUsize::new(0),
             idle: Notify::new(),
             security,
-            runtime: tokio::runtime::Handle::current(),
         }
     }
 
@@ -240,7 +238,7 @@ impl<S: LocationStore> Shared<S> {
                 tracing::info!(peer = %crate::peer(source), defect = e.defect(), "malformed message");
                 let tag = format!("{:016x}", self.hasher.hash_one(&raw[..raw.len().min(512)]));
                 if let Some(resp) = fallback_error_response(&raw, e, &tag) {
-                    self.spawn_send(responder, Bytes::from(resp), source);
+                    responder.send(Bytes::from(resp), source);
                 }
                 return;
             }
@@ -266,11 +264,7 @@ impl<S: LocationStore> Shared<S> {
                     let bytes =
                         self.core
                             .write_response(&msg, source, &Reply::new(403, "Forbidden"));
-                    self.spawn_send(
-                        responder,
-                        Bytes::from(bytes),
-                        response_destination(&msg, source),
-                    );
+                    responder.send(Bytes::from(bytes), response_destination(&msg, source));
                 }
                 return;
             }
@@ -299,7 +293,7 @@ impl<S: LocationStore> Shared<S> {
             TxDisposition::Absorb => return,
             TxDisposition::Retransmit(resp) => {
                 let dest = destination(&msg, source, to_group);
-                self.spawn_send(responder, resp, dest);
+                responder.send(resp, dest);
                 return;
             }
         }
@@ -369,32 +363,7 @@ impl<S: LocationStore> Shared<S> {
         } else {
             dest
         };
-        self.spawn_send(responder, bytes, dest);
-    }
-
-    fn spawn_send(self: &Arc<Self>, responder: Responder, bytes: Bytes, dest: SocketAddr) {
-        match &responder {
-            // An unbounded channel send never waits: no task needed.
-            Responder::Tcp(tx) => {
-                let _ = tx.send(bytes);
-            }
-            Responder::Udp(sock) => {
-                // Try the send at once; only a full socket buffer needs a task.
-                match sock.try_send_to(&bytes, dest) {
-                    Ok(_) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        // This may run on the store's writer thread: spawn on
-                        // the server's runtime through its handle.
-                        let guard = self.enter();
-                        self.runtime.spawn(async move {
-                            responder.send(bytes, dest).await;
-                            drop(guard);
-                        });
-                    }
-                    Err(e) => tracing::warn!(dest = %dest, error = %e, "udp send failed"),
-                }
-            }
-        }
+        responder.send(bytes, dest);
     }
 }
 

@@ -29,9 +29,9 @@ use std::sync::Arc;
 /// Sockets bound and ready; [`Bound::run`] starts serving them.
 pub struct Bound {
     cfg: ServerConfig,
-    udp: Vec<Arc<tokio::net::UdpSocket>>,
+    udp: Vec<Arc<std::net::UdpSocket>>,
     tcp: Vec<tokio::net::TcpListener>,
-    multicast: Option<Arc<tokio::net::UdpSocket>>,
+    multicast: Option<Arc<std::net::UdpSocket>>,
 }
 
 /// Binds every listener of `cfg`, so address errors surface before serving.

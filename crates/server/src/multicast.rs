@@ -6,9 +6,9 @@ use crate::dispatch::Shared;
 use crate::shutdown::Shutdown;
 use location::LocationStore;
 use std::io;
+use std::net::UdpSocket;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
-use tokio::net::UdpSocket;
 
 /// The well-known group and port.
 pub(crate) const GROUP: SocketAddr = SocketAddr::V4(SocketAddrV4::new(GROUP_IP, 5060));
@@ -30,8 +30,9 @@ pub(crate) fn bind(interface: Ipv4Addr) -> io::Result<UdpSocket> {
     sock.join_multicast_v4(&GROUP_IP, &interface)
         .map_err(fail)?;
     sock.set_multicast_loop_v4(true).map_err(fail)?;
-    sock.set_nonblocking(true).map_err(fail)?;
-    UdpSocket::from_std(sock.into())
+    let sock: UdpSocket = sock.into();
+    crate::udp::blocking_with_timeouts(&sock).map_err(fail)?;
+    Ok(sock)
 }
 
 /// Receives datagrams sent to the group until shutdown. Answers leave from
@@ -44,5 +45,5 @@ pub(crate) async fn serve<S: LocationStore>(
     let reply_from = shared
         .udp_socket_for(None, GROUP)
         .unwrap_or_else(|| sock.clone());
-    crate::udp::receive_loop(shared, sock, GROUP, reply_from, true, shutdown).await;
+    crate::udp::receive_on_thread(shared, sock, GROUP, reply_from, true, shutdown).await;
 }

@@ -196,7 +196,7 @@ impl<S: LocationStore> Shared<S> {
         match (t.dest.transport, &t.dest.addr) {
             (Transport::Udp, HopAddr::Socket(addr)) => {
                 if let Some(sock) = self.udp_socket_for(t.dest.local, *addr) {
-                    if sock.try_send_to(&t.bytes, *addr).is_ok() {
+                    if sock.send_to(&t.bytes, *addr).is_ok() {
                         return;
                     }
                 }
@@ -215,7 +215,7 @@ impl<S: LocationStore> Shared<S> {
     }
 
     /// Sends that need to wait: a name to resolve, a connection to open,
-    /// a full socket buffer.
+    /// or a second try after a failed UDP send.
     fn spawn_transmit(self: &Arc<Self>, t: Transmit) {
         let this = self.clone();
         tokio::spawn(async move {
@@ -235,7 +235,7 @@ impl<S: LocationStore> Shared<S> {
                 let sock = self.udp_socket_for(dest.local, addr).ok_or_else(|| {
                     std::io::Error::new(std::io::ErrorKind::NotFound, "no udp socket to send from")
                 })?;
-                sock.send_to(&bytes, addr).await.map(|_| ())
+                sock.send_to(&bytes, addr).map(|_| ())
             }
             Transport::Tcp => {
                 if let HopAddr::Socket(addr) = &dest.addr {

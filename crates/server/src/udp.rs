@@ -1,18 +1,33 @@
-//! The UDP transport: one receive loop per socket.
+//! The UDP transport: one receiving thread per socket.
+//!
+//! Each socket is a blocking one, read by a thread of its own that sleeps
+//! in `recvfrom` and handles each datagram as it arrives: no readiness
+//! poll before every read and no read that finds the socket empty, which
+//! under load are most of what an async receive loop costs per datagram.
+//! Responses are sent with a blocking `sendto`, bounded by a write
+//! timeout; a UDP send waits only when the socket's own send buffer is
+//! full.
 
 use crate::dispatch::{Responder, Shared};
 use crate::shutdown::Shutdown;
 use bytes::Bytes;
 use location::LocationStore;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
-use tokio::net::UdpSocket;
+use std::time::Duration;
 
 /// Socket buffer asked for: registration storms arrive in bursts, and a
 /// datagram dropped by the kernel costs the phone a retransmission. The
 /// kernel caps it at `net.core.rmem_max` / `wmem_max`.
 const SOCKET_BUFFER: usize = 8 * 1024 * 1024;
+
+/// How often an idle receiving thread looks at the shutdown signal.
+const SHUTDOWN_POLL: Duration = Duration::from_millis(200);
+
+/// Longest a send may wait for room in the socket's send buffer before
+/// the datagram is given up (the peer's retransmission recovers it).
+const SEND_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// Binds a UDP socket with large receive and send buffers.
 pub(crate) fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
@@ -30,11 +45,21 @@ pub(crate) fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
     let _ = sock.set_send_buffer_size(SOCKET_BUFFER);
     sock.bind(&addr.into())
         .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on udp:{addr}: {e}")))?;
-    sock.set_nonblocking(true)?;
-    UdpSocket::from_std(sock.into())
+    let sock: UdpSocket = sock.into();
+    blocking_with_timeouts(&sock)?;
+    Ok(sock)
 }
 
-/// Receives datagrams until shutdown.
+/// Makes `sock` blocking, with the read timeout of the shutdown poll and
+/// the write timeout of a send.
+pub(crate) fn blocking_with_timeouts(sock: &UdpSocket) -> io::Result<()> {
+    sock.set_nonblocking(false)?;
+    sock.set_read_timeout(Some(SHUTDOWN_POLL))?;
+    sock.set_write_timeout(Some(SEND_TIMEOUT))
+}
+
+/// Receives datagrams until shutdown, on a thread of the runtime's
+/// blocking pool.
 pub(crate) async fn serve<S: LocationStore>(
     shared: Arc<Shared<S>>,
     sock: Arc<UdpSocket>,
@@ -47,12 +72,13 @@ pub(crate) async fn serve<S: LocationStore>(
             return;
         }
     };
-    receive_loop(shared, sock.clone(), local, sock, false, shutdown).await;
+    receive_on_thread(shared, sock.clone(), local, sock, false, shutdown).await;
 }
 
-/// The receive loop of one UDP socket, answering from `reply_from`;
-/// `multicast` marks its requests as received on the SIP multicast group.
-pub(crate) async fn receive_loop<S: LocationStore>(
+/// Runs the receive loop of `sock` on a blocking-pool thread until
+/// shutdown, answering from `reply_from`; `multicast` marks its requests
+/// as received on the SIP multicast group.
+pub(crate) async fn receive_on_thread<S: LocationStore>(
     shared: Arc<Shared<S>>,
     sock: Arc<UdpSocket>,
     local: SocketAddr,
@@ -60,23 +86,43 @@ pub(crate) async fn receive_loop<S: LocationStore>(
     multicast: bool,
     shutdown: Shutdown,
 ) {
+    let thread = tokio::task::spawn_blocking(move || {
+        receive_loop(&shared, &sock, local, &reply_from, multicast, &shutdown)
+    });
+    if let Err(e) = thread.await {
+        tracing::error!(%local, error = %e, "udp receiving thread failed");
+    }
+}
+
+/// The receive loop of one UDP socket.
+fn receive_loop<S: LocationStore>(
+    shared: &Arc<Shared<S>>,
+    sock: &UdpSocket,
+    local: SocketAddr,
+    reply_from: &Arc<UdpSocket>,
+    multicast: bool,
+    shutdown: &Shutdown,
+) {
     let max = shared.limits.max_message_size;
     let mut buf = vec![0u8; max + 1];
-    loop {
-        tokio::select! {
-            _ = shutdown.wait() => return,
-            r = sock.recv_from(&mut buf) => match r {
-                Ok((n, source)) => {
-                    if n == 0 {
-                        continue;
-                    }
-                    let raw = Bytes::copy_from_slice(&buf[..n]);
-                    shared.handle(raw, source, local, Responder::Udp(reply_from.clone()), multicast);
-                }
-                // ICMP port unreachable from an earlier send shows up here on
-                // some systems; it is not a reason to stop serving.
-                Err(e) => tracing::debug!(error = %e, "udp receive error"),
+    while !shutdown.is_triggered() {
+        match sock.recv_from(&mut buf) {
+            Ok((0, _)) => {}
+            Ok((n, source)) => {
+                let raw = Bytes::copy_from_slice(&buf[..n]);
+                let responder = Responder::Udp(reply_from.clone());
+                shared.handle(raw, source, local, responder, multicast);
             }
+            // The read timeout: time to look at the shutdown signal.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // ICMP port unreachable from an earlier send shows up here on
+            // some systems; it is not a reason to stop serving.
+            Err(e) => tracing::debug!(error = %e, "udp receive error"),
         }
     }
 }
