@@ -292,6 +292,25 @@ def bench_latency(server, rate, seconds, users):
             "p50_us": lat.get("p50"), "p99_us": lat.get("p99"), "max_us": lat.get("max")}
 
 
+def bench_max(server, seconds, users):
+    """The rate `locus bench` reaches as fast as the server answers (1,000
+    registrations outstanding; lost datagrams are retransmitted)."""
+    cmd = [LOCUS, "bench", "--users", str(users), "--count", str(200_000),
+           "--duration", str(seconds), "--concurrency", "1000", "--json",
+           f"udp:127.0.0.1:{server.port}"]
+    if server.auth:
+        cmd[2:2] = ["--password", PASSWORD]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    try:
+        report = json.loads(out.stdout)
+    except json.JSONDecodeError:
+        return {"error": out.stderr.strip()[:300]}
+    lat = report.get("latency_us") or {}
+    return {"rate": report.get("rate"), "successes": report.get("successes"),
+            "failed": report.get("failed"), "retransmissions": report.get("retransmissions"),
+            "p50_us": lat.get("p50"), "p99_us": lat.get("p99")}
+
+
 def measure(server, workdir, args):
     """The figures for one server configuration."""
     res = {"server": server.name, "version": server.version()}
@@ -302,7 +321,7 @@ def measure(server, workdir, args):
         # a rate it holds, and its steps start lower.
         fixed_rate = min(fixed_rate, 1000)
         fixed_count = fixed_count * fixed_rate // args.fixed_rate
-        rates = [r for r in (500, 1000, 1500, 2000, 3000) if r < rates[0]] + rates
+        rates = [r for r in (100, 200, 500, 1000, 1500, 2000, 3000) if r < rates[0]] + rates
     # CPU per registration at a fixed rate both servers hold.
     before = cpu_seconds(server.proc.pid)
     r = run_sipp(server, workdir, fixed_rate, fixed_count, args.users, 120)
@@ -317,11 +336,14 @@ def measure(server, workdir, args):
     best = 0
     for rate in rates:
         count = rate * args.step_seconds
+        before = cpu_seconds(server.proc.pid)
         r = run_sipp(server, workdir, rate, count, args.users, args.step_seconds * 4 + 10)
+        cpu_us = (cpu_seconds(server.proc.pid) - before) * 1e6 / max(r["ok"], 1)
         achieved = r["ok"] / max(r["elapsed_s"], 1e-9)
         good = r["failed"] <= 0.001 * count and r["ok"] >= 0.999 * count and achieved >= 0.9 * rate
         res.setdefault("steps", []).append({"rate": rate, "ok": r["ok"], "failed": r["failed"],
                                             "achieved": round(achieved),
+                                            "cpu_us_per_registration": round(cpu_us, 1),
                                             "p50_ms": pct(r["times_ms"], 50),
                                             "p99_ms": pct(r["times_ms"], 99)})
         if not good:
@@ -336,6 +358,7 @@ def measure(server, workdir, args):
     res["p99_ms"] = pct(r["times_ms"], 99)
     res["bench_latency"] = bench_latency(server, half, args.step_seconds, args.users)
     res["rss_kib"] = rss_kib(server.proc.pid)
+    res["bench_max"] = bench_max(server, args.step_seconds + 5, args.users)
     return res
 
 
@@ -525,12 +548,21 @@ def main():
                 server.stop()
     machine = {"cpus": os.cpu_count(), "platform": platform.platform(),
                "processor": platform.processor() or platform.machine()}
-    print("| server | CPU µs / registration | max rate (reg/s, SIPp) | p50 / p99 µs at 50% of max (locus bench) | PSS MiB |")
-    print("|---|---|---|---|---|")
+    print("| server | CPU µs / registration | max rate (reg/s, SIPp) | max rate (locus bench): reg/s, failed | p50 / p99 µs at 50% of max (locus bench) | PSS MiB |")
+    print("|---|---|---|---|---|---|")
     for r in results:
         bl = r.get("bench_latency", {})
+        bm = r.get("bench_max", {})
         print(f"| {r['server']} | {r['cpu_us_per_registration']:.1f} | {r['max_rate']} | "
+              f"{bm.get('rate')}, {bm.get('failed')} | "
               f"{bl.get('p50_us')} / {bl.get('p99_us')} | {r['rss_kib'] / 1024:.1f} |")
+    print()
+    print("CPU µs per registration at each step of the maximum-rate search (offered/s: µs):")
+    for r in results:
+        steps = ", ".join(f"{st['rate']}: {st['cpu_us_per_registration']}"
+                          + ("" if st["failed"] == 0 else f" ({st['failed']} failed)")
+                          for st in r.get("steps", []))
+        print(f"- {r['server']}: {steps}")
     big = [r for r in results if "bytes_per_binding" in r]
     if big:
         print()
