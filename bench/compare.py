@@ -274,19 +274,30 @@ def pct(sorted_values, p):
     return sorted_values[k]
 
 
+def locus_bench(server, options, timeout_s):
+    """One bounded `locus bench` run against `server` with `options`; its
+    JSON report, or None and the error."""
+    # Users u0 .. u{users-1}, the accounts write_htdigest creates.
+    cmd = [LOCUS, "bench", "--user-start", "0", *options, "--json",
+           f"udp:127.0.0.1:{server.port}"]
+    if server.auth:
+        cmd[2:2] = ["--password", PASSWORD]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    try:
+        return json.loads(out.stdout), None
+    except json.JSONDecodeError:
+        return None, {"error": out.stderr.strip()[:300]}
+
+
 def bench_latency(server, rate, seconds, users):
     """Latency percentiles (µs) from `locus bench` at a paced rate: the
     same generator against every server, with microsecond resolution."""
-    cmd = [LOCUS, "bench", "--users", str(users), "--rate", str(rate),
-           "--count", str(rate * seconds), "--duration", str(seconds + 5),
-           "--concurrency", "2000", "--json", f"udp:127.0.0.1:{server.port}"]
-    if server.auth:
-        cmd[2:2] = ["--password", PASSWORD]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
-    try:
-        report = json.loads(out.stdout)
-    except json.JSONDecodeError:
-        return {"error": out.stderr.strip()[:300]}
+    report, error = locus_bench(server, ["--users", str(users), "--rate", str(rate),
+                                         "--count", str(rate * seconds),
+                                         "--duration", str(seconds + 5),
+                                         "--concurrency", "2000"], seconds + 60)
+    if error:
+        return error
     lat = report.get("latency_us") or {}
     return {"rate": rate, "successes": report.get("successes"), "failed": report.get("failed"),
             "p50_us": lat.get("p50"), "p99_us": lat.get("p99"), "max_us": lat.get("max")}
@@ -295,16 +306,11 @@ def bench_latency(server, rate, seconds, users):
 def bench_max(server, seconds, users):
     """The rate `locus bench` reaches as fast as the server answers (1,000
     registrations outstanding; lost datagrams are retransmitted)."""
-    cmd = [LOCUS, "bench", "--users", str(users), "--count", str(200_000),
-           "--duration", str(seconds), "--concurrency", "1000", "--json",
-           f"udp:127.0.0.1:{server.port}"]
-    if server.auth:
-        cmd[2:2] = ["--password", PASSWORD]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
-    try:
-        report = json.loads(out.stdout)
-    except json.JSONDecodeError:
-        return {"error": out.stderr.strip()[:300]}
+    report, error = locus_bench(server, ["--users", str(users), "--count", "200000",
+                                         "--duration", str(seconds),
+                                         "--concurrency", "1000"], seconds + 60)
+    if error:
+        return error
     lat = report.get("latency_us") or {}
     return {"rate": report.get("rate"), "successes": report.get("successes"),
             "failed": report.get("failed"), "retransmissions": report.get("retransmissions"),
@@ -466,7 +472,8 @@ def main():
     ap.add_argument("--curve", default=None, metavar="SVG",
                     help="only draw latency (locus bench, p50/p99) against offered load for kamailio and locus into SVG")
     ap.add_argument("--latency-from", default=None, metavar="JSON",
-                    help="only measure latency (locus bench) at 50%% of the maximum rates in JSON, and add it there")
+                    help="only measure with locus bench (latency at 50%% of the maximum rates in JSON, "
+                         "and the maximum rate), and update JSON")
     args = ap.parse_args()
     args.big_expires = 150
     if args.quick:
@@ -520,9 +527,10 @@ def main():
                 try:
                     r["bench_latency"] = bench_latency(server, max(r["max_rate"] // 2, 100),
                                                        args.step_seconds, args.users)
+                    r["bench_max"] = bench_max(server, args.step_seconds + 5, args.users)
                 finally:
                     server.stop()
-                print(r["server"], r["bench_latency"])
+                print(r["server"], r["bench_latency"], r["bench_max"])
         with open(args.latency_from, "w") as f:
             json.dump(data, f, indent=2)
         return
