@@ -20,8 +20,7 @@ use sip_core::{
     TxDisposition,
 };
 use sip_message::{Limits, Message, Method};
-use std::net::SocketAddr;
-use std::net::UdpSocket;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, Notify};
@@ -46,8 +45,9 @@ impl Responder {
         }
     }
 
-    /// Sends `bytes`; `dest` is used by UDP only. Never waits on the
-    /// network: a UDP send is a bounded `sendto`, a TCP one a queue push.
+    /// Sends `bytes`; `dest` is used by UDP only. A UDP send waits at most
+    /// the socket's write timeout (only while its send buffer is full); a
+    /// TCP one is a push onto the connection's queue.
     fn send(&self, bytes: Bytes, dest: SocketAddr) {
         match self {
             Responder::Udp(sock) => {

@@ -6,8 +6,7 @@ use crate::dispatch::Shared;
 use crate::shutdown::Shutdown;
 use location::LocationStore;
 use std::io;
-use std::net::UdpSocket;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::sync::Arc;
 
 /// The well-known group and port.
