@@ -134,7 +134,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECS")]
     pub tcp_idle_timeout: Option<u32>,
 
-    /// Group-commit window of the location store, in microseconds: after a change the store waits this long for more before one fsync makes them all durable (less CPU per registration, up to this much more latency; 0 commits at once) [default: 1000]
+    /// Group-commit window of the location store, in microseconds: after a change the store waits this long for more before one fsync makes them all durable (less CPU per registration, up to this much more latency; 0 commits at once, as does a change arriving after five windows without any) [default: 1000]
     #[arg(long, value_name = "MICROS")]
     pub commit_window: Option<u32>,
 

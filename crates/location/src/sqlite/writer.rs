@@ -35,6 +35,11 @@ const WINDOW_STEP: usize = 100;
 /// The default group-commit window.
 pub const DEFAULT_COMMIT_WINDOW: Duration = Duration::from_millis(1);
 
+/// A job that finds the writer idle for at least this many windows is
+/// committed at once: at a load that light a window gathers nothing more,
+/// and would only add its length to the answer's latency.
+const QUIET_WINDOWS: u32 = 5;
+
 /// When the writer compacts, and how much at a time.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Tuning {
@@ -51,7 +56,8 @@ pub(crate) struct Tuning {
     /// After the first job of a batch, how long to wait for more before
     /// committing: one fsync then serves every registration that arrived
     /// in the window (group commit at moderate rates, not only under
-    /// saturation). Zero commits at once.
+    /// saturation). Zero commits at once, and so does a job that finds
+    /// the writer idle for [`QUIET_WINDOWS`] windows.
     pub(crate) commit_window: Duration,
 }
 
@@ -237,6 +243,8 @@ impl Writer {
         // have nothing to wake (under load a batch costs the writer the
         // window's timer only, not a wake-up by a sender as well).
         let mut busy = false;
+        // When the last batch was done.
+        let mut idle_since = Instant::now();
         loop {
             let window = self.tuning.commit_window;
             if busy && !window.is_zero() {
@@ -250,9 +258,11 @@ impl Writer {
                     self.commit_window_work();
                     match self.queue.recv_timeout(self.tuning.idle) {
                         Ok(job) => {
-                            // The first job after a quiet spell: give the
-                            // window to whatever follows it.
-                            if !window.is_zero() && !matches!(job, Job::Shutdown) {
+                            // The first job after a pause: give the window
+                            // to whatever follows it, unless the pause was
+                            // long enough to say that nothing will.
+                            let quiet = idle_since.elapsed() >= window * QUIET_WINDOWS;
+                            if !window.is_zero() && !quiet && !matches!(job, Job::Shutdown) {
                                 self.spend_window(window);
                             }
                             job
@@ -283,6 +293,7 @@ impl Writer {
             if self.process(batch) || stop {
                 break;
             }
+            idle_since = Instant::now();
             // With a window, compaction happens in the windows (see
             // `spend_window`); without one, a step after the batch.
             if window.is_zero() && self.journal_rows >= self.tuning.compact_at.max(self.retry_at) {
