@@ -1,13 +1,25 @@
 //! Hot paths of a registration: parsing a REGISTER, the registrar's decision
-//! (parse, check, apply to the AOR's bindings, write the 200 OK) and contact
-//! URI comparison (RFC 3261 §19.1.4).
+//! (parse, check, apply to the AOR's bindings, write the 200 OK), the whole
+//! way through the endpoint (transaction, decision on a snapshot, the write
+//! with its 200 and 500), contact URI comparison (RFC 3261 §19.1.4) and
+//! digest verification.
 
 use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use location::Binding;
-use sip_core::{Action, Core, CoreConfig, RegistrarConfig, RequestContext, Transport};
+use location_model::{Binding, Snapshot, Version};
+use sip_core::abuse::AbuseConfig;
+use sip_core::registrar::check_register;
+use sip_core::response::{write_reply, TagGenerator};
+use sip_core::rng::Rng;
+use sip_core::security::Security;
+use sip_core::validate::validate_parts;
+use sip_core::{
+    CoreConfig, Endpoint, EndpointConfig, Received, RegistrarConfig, RequestContext, StoreOpKind,
+    StoreResult, Transport,
+};
 use sip_message::{Limits, Message, Uri};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 const NOW: u64 = 1_700_000_000_000;
 
@@ -67,26 +79,9 @@ fn parse_register(c: &mut Criterion) {
     g.finish();
 }
 
-fn registrar_decision(c: &mut Criterion) {
-    let buf = Bytes::from_static(REGISTER.as_bytes());
-    let limits = Limits::default();
-    let core = Core::new(CoreConfig {
-        registrar: config(),
-        ..CoreConfig::default()
-    });
-    let source: SocketAddr = "203.0.113.7:40123".parse().unwrap();
-    let local: SocketAddr = "198.51.100.1:5060".parse().unwrap();
-    let local_hosts: Vec<String> = Vec::new();
-    let ctx = RequestContext {
-        source,
-        local,
-        transport: Transport::Udp,
-        local_hosts: &local_hosts,
-        multicast: false,
-        auth: None,
-    };
-    // The phone's own binding (refreshed by the request) and one of another device.
-    let existing = vec![
+/// The phone's own binding (refreshed by the request) and one of another device.
+fn existing() -> Vec<Binding> {
+    vec![
         binding(
             "sip:alice@10.0.0.23:5060;transport=udp",
             "NjQ4ZTJmNDVhYjFjMDVlZmQ2ZDI4YzQ4ZmE5N2E2ZGE",
@@ -95,18 +90,106 @@ fn registrar_decision(c: &mut Criterion) {
             "sip:alice@192.0.2.77:5062;transport=tcp",
             "other-device-call-id",
         ),
-    ];
+    ]
+}
+
+fn source() -> SocketAddr {
+    "203.0.113.7:40123".parse().unwrap()
+}
+
+fn local() -> SocketAddr {
+    "198.51.100.1:5060".parse().unwrap()
+}
+
+fn registrar_decision(c: &mut Criterion) {
+    let buf = Bytes::from_static(REGISTER.as_bytes());
+    let limits = Limits::default();
+    let cfg = config();
+    let tags = TagGenerator::new(&mut Rng::new(1));
+    let local_hosts: Vec<String> = Vec::new();
+    let ctx = RequestContext {
+        source: source(),
+        local: local(),
+        transport: Transport::Udp,
+        conn: None,
+        local_hosts: &local_hosts,
+        multicast: false,
+        auth: None,
+        nonce_salt: 0,
+    };
+    let existing = existing();
     c.bench_function("registrar_decision", |b| {
         b.iter(|| {
             let msg = Message::parse(black_box(buf.clone()), &limits).unwrap();
-            let Action::Register(pending) = core.handle_request(&msg, &ctx, NOW) else {
-                panic!("the benchmark REGISTER must be accepted");
-            };
+            let parsed = validate_parts(&msg).unwrap();
+            let pending = check_register(&cfg, &msg, &parsed, &ctx, NOW).unwrap();
             let mut bindings = existing.clone();
             pending.apply(&mut bindings, NOW).unwrap();
-            let reply = core.register_outcome(&pending, Ok(bindings), NOW);
+            let reply = pending.bindings_response(&bindings, NOW);
             debug_assert_eq!(reply.code, 200);
-            core.write_response(&msg, source, &reply)
+            write_reply(&msg, source(), &reply, &tags.tag_for(&msg))
+        })
+    });
+}
+
+/// One REGISTER through the endpoint as the shell drives it: the datagram
+/// in, the snapshot of the AOR back, the write (with its 200 and 500) out,
+/// the write's outcome back. A fresh branch each time, so each is a new
+/// transaction (the table's timers run, as on a server).
+fn endpoint_register(c: &mut Criterion) {
+    let mut ep = Endpoint::new(EndpointConfig {
+        core: Arc::new(CoreConfig {
+            registrar: config(),
+            ..CoreConfig::default()
+        }),
+        limits: Limits::default(),
+        security: Arc::new(Security::new(
+            None,
+            AbuseConfig {
+                rate_limit: 0,
+                ..AbuseConfig::default()
+            },
+            false,
+        )),
+        proxy_auth: None,
+        shard: 0,
+        shards: 1,
+        seed: 1,
+    });
+    let snapshot = Snapshot {
+        bindings: existing(),
+        version: Version::new(vec![1u8; 200]),
+    };
+    let mut n = 0u64;
+    c.bench_function("endpoint_register", |b| {
+        b.iter(|| {
+            n += 1;
+            let text = REGISTER.replace("6f3f0c1b8a2e44d1", &format!("{n:016x}"));
+            let now = NOW + n / 8;
+            ep.handle_message(
+                now,
+                Received {
+                    transport: Transport::Udp,
+                    source: source(),
+                    local: local(),
+                    conn: None,
+                    multicast: false,
+                    bytes: Bytes::from(text),
+                },
+            );
+            let fetch = ep.poll_store_op().expect("a fetch");
+            ep.handle_store_result(now, fetch.id, StoreResult::Fetched(snapshot.clone()));
+            let write = ep.poll_store_op().expect("a write");
+            let StoreOpKind::Write(w) = write.kind else {
+                panic!("the benchmark REGISTER must be accepted");
+            };
+            black_box(&w.on_success);
+            ep.handle_store_result(
+                now,
+                write.id,
+                StoreResult::Written(location_model::Written::Stored),
+            );
+            ep.handle_timeout(now);
         })
     });
 }
@@ -175,6 +258,7 @@ criterion_group!(
     benches,
     parse_register,
     registrar_decision,
+    endpoint_register,
     uri_equivalence,
     digest_verification
 );
