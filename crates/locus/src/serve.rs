@@ -12,6 +12,10 @@ use std::sync::Arc;
 /// Exit status for a configuration that cannot be served (as for invalid flags).
 const EXIT_INVALID: u8 = 2;
 
+/// Endpoint instances (sharded by Call-ID): well above the core count, so
+/// the receiving threads and the store's writer rarely meet on one.
+const ENDPOINT_SHARDS: usize = 16;
+
 /// When to authenticate, from `--auth` and whether accounts exist; an
 /// error (exit 2) for a listener reachable from outside loopback with no
 /// account and no explicit `--auth off`.
@@ -172,6 +176,7 @@ fn server_config(settings: &Settings, auth: Option<AuthSetup>) -> ServerConfig {
         auth,
         abuse: settings.abuse.clone(),
         enumeration_protection: settings.auth.enumeration_protection,
+        shards: ENDPOINT_SHARDS,
     }
 }
 

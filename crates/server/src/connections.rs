@@ -1,39 +1,69 @@
-//! Open TCP connections, keyed by the peer's address, so a request for a
-//! UA that registered over TCP goes out on the connection it registered on
-//! (RFC 5626 flows; RFC 3261 §18.1.1 connection reuse).
+//! Open stream connections: each has an identity ([`ConnId`]) the endpoint
+//! names, and is also found by its peer's address, so a request for a UA
+//! that registered over TCP goes out on the connection it registered on
+//! (RFC 3261 §18.1.1 connection reuse, the flows of RFC 5626).
 
 use bytes::Bytes;
+use sip_core::ConnId;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use tokio::sync::mpsc::UnboundedSender;
 
 /// Writer handles of the open connections.
 #[derive(Debug, Default)]
 pub(crate) struct Connections {
-    map: Mutex<HashMap<SocketAddr, UnboundedSender<Bytes>>>,
+    next: AtomicU64,
+    map: Mutex<Tables>,
+}
+
+#[derive(Debug, Default)]
+struct Tables {
+    by_id: HashMap<ConnId, (SocketAddr, UnboundedSender<Bytes>)>,
+    by_peer: HashMap<SocketAddr, ConnId>,
 }
 
 impl Connections {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, UnboundedSender<Bytes>>> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        self.map.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records the connection to `peer`.
-    pub(crate) fn insert(&self, peer: SocketAddr, tx: UnboundedSender<Bytes>) {
-        self.lock().insert(peer, tx);
+    /// Records a new connection to `peer`; returns its identity.
+    pub(crate) fn open(&self, peer: SocketAddr, tx: UnboundedSender<Bytes>) -> ConnId {
+        let id = ConnId(self.next.fetch_add(1, Ordering::Relaxed) + 1);
+        let mut t = self.lock();
+        t.by_id.insert(id, (peer, tx));
+        t.by_peer.insert(peer, id);
+        id
     }
 
-    /// Forgets the connection to `peer` if it is still `tx`.
-    pub(crate) fn remove(&self, peer: SocketAddr, tx: &UnboundedSender<Bytes>) {
-        let mut map = self.lock();
-        if map.get(&peer).is_some_and(|t| t.same_channel(tx)) {
-            map.remove(&peer);
+    /// Forgets connection `id`.
+    pub(crate) fn close(&self, id: ConnId) {
+        let mut t = self.lock();
+        if let Some((peer, _)) = t.by_id.remove(&id) {
+            if t.by_peer.get(&peer) == Some(&id) {
+                t.by_peer.remove(&peer);
+            }
         }
     }
 
-    /// The open connection to `peer`, if any.
-    pub(crate) fn get(&self, peer: SocketAddr) -> Option<UnboundedSender<Bytes>> {
-        self.lock().get(&peer).filter(|t| !t.is_closed()).cloned()
+    /// The writer of connection `id`, if it is open.
+    pub(crate) fn by_id(&self, id: ConnId) -> Option<UnboundedSender<Bytes>> {
+        self.lock()
+            .by_id
+            .get(&id)
+            .map(|(_, tx)| tx.clone())
+            .filter(|tx| !tx.is_closed())
+    }
+
+    /// The writer of the newest open connection to `peer`, if any.
+    pub(crate) fn by_peer(&self, peer: SocketAddr) -> Option<UnboundedSender<Bytes>> {
+        let t = self.lock();
+        let id = t.by_peer.get(&peer)?;
+        t.by_id
+            .get(id)
+            .map(|(_, tx)| tx.clone())
+            .filter(|tx| !tx.is_closed())
     }
 }

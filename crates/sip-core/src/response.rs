@@ -205,7 +205,8 @@ fn destination_of(port: Option<u16>, rport: bool, source: SocketAddr) -> SocketA
 
 /// The error response for bytes that did not parse as a message, built
 /// from whatever Via, From, To, Call-ID and CSeq lines can be found, so the
-/// sender learns the defect: 505 for an unsupported SIP version, else 400
+/// sender learns the defect: 505 for an unsupported SIP version, 513 for a
+/// message or header line over the size limits (§21.5.14), else 400
 /// naming the defect. `None` for responses, ACKs, and input without a Via
 /// line (no way to route an answer).
 pub fn fallback_error_response(
@@ -222,6 +223,9 @@ pub fn fallback_error_response(
     let mut w = match err {
         sip_message::ParseError::BadVersion => {
             MessageWriter::response(505, "Version Not Supported")
+        }
+        sip_message::ParseError::MessageTooLarge | sip_message::ParseError::LineTooLong => {
+            MessageWriter::response(513, "Message Too Large")
         }
         _ => MessageWriter::response(400, &err.to_string()),
     };

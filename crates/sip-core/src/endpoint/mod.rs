@@ -244,6 +244,13 @@ impl Endpoint {
         }
     }
 
+    /// The head of a stream message too large to take in whole (the rest
+    /// is being discarded): answered 513 Message Too Large (RFC 3261
+    /// §21.5.14) from the headers that can be read, when they name a Via.
+    pub fn handle_too_large(&mut self, _now_ms: u64, head: Received) {
+        self.malformed(&head, sip_message::ParseError::MessageTooLarge);
+    }
+
     /// Answers `msg` outside any transaction (a blocked source's 403).
     fn answer_statelessly(&mut self, msg: &Message, received: &Received, reply: &Reply) {
         let tag = self.tags.tag_for(msg);
