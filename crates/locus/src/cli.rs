@@ -3,18 +3,15 @@
 //! Parsing only; merging flags with the config file and validating the result
 //! is done by [`crate::config::resolve`].
 
-use std::fmt;
 use std::path::PathBuf;
-use std::process;
 
 use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{ListenSpec, DEFAULT_DATA_DIR, LOG_LEVELS};
-
-/// Exit status for invalid flags or configuration; clap uses the same status
-/// for usage errors.
-const EXIT_INVALID: i32 = 2;
+use crate::bindings_cmd::BindingsArgs;
+use crate::listen::ListenSpec;
+use crate::logging::LOG_LEVELS;
+use crate::users_cmd::UsersCommand;
 
 /// locus: SIP registrar, location service and location-based router.
 #[derive(Debug, Parser)]
@@ -41,55 +38,6 @@ pub enum Command {
 
     /// Load-test a registrar: REGISTER, refresh and remove many AORs, then report rate, failures and latency.
     Bench(crate::bench::BenchArgs),
-}
-
-/// A `locus users` subcommand.
-#[derive(Debug, Subcommand)]
-pub enum UsersCommand {
-    /// Add an account (asks for its password).
-    Add(UserArgs),
-    /// Change an account's password.
-    Passwd(UserArgs),
-    /// Remove an account.
-    Remove(UserArgs),
-    /// List the accounts (name, domain, realm, algorithms it can use).
-    List(UsersListArgs),
-}
-
-/// Arguments of `locus users add|passwd|remove`.
-#[derive(Debug, Clone, Args)]
-pub struct UserArgs {
-    /// The user name (the user part of the address-of-record it owns)
-    #[arg(value_name = "USER")]
-    pub user: String,
-
-    /// The domain of the address-of-record (USER@DOMAIN)
-    #[arg(long, value_name = "DOMAIN")]
-    pub domain: String,
-
-    /// Realm the password hashes are computed for (add only; must match the server's --realm) [default: the domain]
-    #[arg(long, value_name = "REALM")]
-    pub realm: Option<String>,
-
-    /// Directory holding the database
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
-    pub data_dir: PathBuf,
-
-    /// Read the password from the first line of standard input instead of prompting
-    #[arg(long)]
-    pub password_stdin: bool,
-}
-
-/// Arguments of `locus users list`.
-#[derive(Debug, Clone, Args)]
-pub struct UsersListArgs {
-    /// Only the accounts of this domain
-    #[arg(long, value_name = "DOMAIN")]
-    pub domain: Option<String>,
-
-    /// Directory holding the database
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
-    pub data_dir: PathBuf,
 }
 
 /// Flags of `locus serve`.
@@ -244,25 +192,6 @@ pub struct ServeArgs {
     /// Window of the rate limit, in seconds [default: 2]
     #[arg(long, value_name = "SECS")]
     pub rate_window: Option<u32>,
-}
-
-/// Arguments of `locus bindings`.
-#[derive(Debug, Clone, Args)]
-pub struct BindingsArgs {
-    /// Directory holding the location database
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
-    pub data_dir: PathBuf,
-
-    /// Address-of-record whose bindings to print (e.g. sip:alice@example.com); all when omitted
-    #[arg(value_name = "AOR")]
-    pub aor: Option<String>,
-}
-
-/// Prints `locus: error: {err}` to stderr and exits with status 2, the
-/// status clap uses for invalid flags.
-pub fn exit_invalid(err: impl fmt::Display) -> ! {
-    eprintln!("locus: error: {err}");
-    process::exit(EXIT_INVALID)
 }
 
 #[cfg(test)]

@@ -4,21 +4,21 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::auth_config::{resolve_abuse, resolve_auth, AbuseFile, AuthFile, AuthSettings};
 use crate::cli::ServeArgs;
+use crate::domain::normalize_domain;
+use crate::listen::{ListenSpec, Transport};
+use crate::logging::LOG_LEVELS;
 use sip_core::abuse::AbuseConfig;
 
 /// Default directory of the location database.
 pub const DEFAULT_DATA_DIR: &str = "./locus-data";
-/// Accepted `log_level` values, least verbose first.
-pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
 
 const DEFAULT_PORT: u16 = 5060;
 const DEFAULT_EXPIRES: u32 = 3600;
@@ -31,86 +31,6 @@ const DEFAULT_TCP_IDLE_TIMEOUT: u32 = 300;
 const DEFAULT_COMMIT_WINDOW_US: u32 = 1000;
 const DEFAULT_LOG_LEVEL: &str = "info";
 const DEFAULT_BRANCH_TIMEOUT: u32 = 180;
-
-/// Transport protocol of a listening socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
-    /// SIP over UDP.
-    Udp,
-    /// SIP over TCP.
-    Tcp,
-}
-
-impl fmt::Display for Transport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Transport::Udp => "udp",
-            Transport::Tcp => "tcp",
-        })
-    }
-}
-
-/// A socket to listen on, written `udp:IP:PORT` or `tcp:IP:PORT`
-/// (IPv6 as `udp:[::1]:5060`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(try_from = "String")]
-pub struct ListenSpec {
-    /// Transport protocol of the socket.
-    pub transport: Transport,
-    /// Local address and port to bind.
-    pub addr: SocketAddr,
-}
-
-/// Error for a malformed listen spec; its message says which form is expected.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListenSpecError {
-    /// The rejected text.
-    pub input: String,
-}
-
-impl fmt::Display for ListenSpecError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "expected udp:IP:PORT or tcp:IP:PORT with a numeric IP (IPv6 as udp:[::1]:5060), got '{}'",
-            self.input
-        )
-    }
-}
-
-impl std::error::Error for ListenSpecError {}
-
-impl FromStr for ListenSpec {
-    type Err = ListenSpecError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let error = || ListenSpecError {
-            input: s.to_owned(),
-        };
-        let (transport, addr) = s.split_once(':').ok_or_else(error)?;
-        let transport = match transport.to_ascii_lowercase().as_str() {
-            "udp" => Transport::Udp,
-            "tcp" => Transport::Tcp,
-            _ => return Err(error()),
-        };
-        let addr = addr.parse().map_err(|_| error())?;
-        Ok(ListenSpec { transport, addr })
-    }
-}
-
-impl TryFrom<String> for ListenSpec {
-    type Error = ListenSpecError;
-
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
-
-impl fmt::Display for ListenSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.transport, self.addr)
-    }
-}
 
 /// What requests for a registered AOR get, and how its contacts are tried:
 /// the proxy core's own types, so the settings need no translation.
@@ -639,38 +559,6 @@ fn normalize_domains(domains: &[String]) -> Result<Vec<String>, ConfigError> {
     Ok(out)
 }
 
-/// Lowercases a hostname or IP literal; IPv6 (bare or bracketed) becomes the
-/// bracketed canonical form. `None` when it is neither.
-pub(crate) fn normalize_domain(raw: &str) -> Option<String> {
-    let lower = raw.to_ascii_lowercase();
-    if let Some(inner) = lower.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-        return inner.parse::<Ipv6Addr>().ok().map(|ip| format!("[{ip}]"));
-    }
-    match lower.parse::<IpAddr>() {
-        Ok(IpAddr::V4(ip)) => Some(ip.to_string()),
-        Ok(IpAddr::V6(ip)) => Some(format!("[{ip}]")),
-        Err(_) => is_hostname(&lower).then_some(lower),
-    }
-}
-
-/// RFC 3261 `hostname`: dot-separated labels of letters, digits and inner
-/// hyphens, the last one starting with a letter.
-fn is_hostname(host: &str) -> bool {
-    let label_ok = |label: &str| {
-        (1..=63).contains(&label.len())
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    };
-    let top_ok = host
-        .rsplit('.')
-        .next()
-        .is_some_and(|top| top.starts_with(|c: char| c.is_ascii_alphabetic()));
-    host.len() <= 253 && host.split('.').all(label_ok) && top_ok
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -907,30 +795,6 @@ mod tests {
         assert!(text.contains("udp:[::1]:5060 is listed twice"), "{text}");
         let same_addr = ["--listen", "udp:[::1]:5060", "--listen", "tcp:[::1]:5060"];
         assert!(resolve_with("", &same_addr).is_ok());
-    }
-
-    #[test]
-    fn listen_spec_parsing_and_display() {
-        for ok in ["udp:127.0.0.1:5060", "tcp:[::1]:5061", "udp:0.0.0.0:0"] {
-            assert_eq!(spec(ok).to_string(), ok);
-        }
-        let v6 = spec("tcp:[2001:db8::1]:5060");
-        assert_eq!(v6.transport, Transport::Tcp);
-        assert_eq!(v6.addr, "[2001:db8::1]:5060".parse().expect("addr"));
-        for bad in [
-            "",
-            "udp",
-            "udp:",
-            "udp:127.0.0.1",
-            "sctp:127.0.0.1:5060",
-            "udp:localhost:5060",
-            "udp:::1:5060",
-            "udp:127.0.0.1:70000",
-            "127.0.0.1:5060",
-        ] {
-            let err = bad.parse::<ListenSpec>().expect_err(bad);
-            assert!(err.to_string().contains("udp:IP:PORT"), "{err}");
-        }
     }
 
     #[test]

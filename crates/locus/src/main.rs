@@ -10,7 +10,10 @@ mod bench;
 mod bindings_cmd;
 mod cli;
 mod config;
+mod domain;
+mod exit;
 mod htdigest;
+mod listen;
 mod logging;
 mod register;
 mod secret;
@@ -29,7 +32,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     match cli::Cli::parse().command {
         cli::Command::Serve(args) => {
-            let settings = config::resolve(&args).unwrap_or_else(|err| cli::exit_invalid(err));
+            let settings = config::resolve(&args).unwrap_or_else(|err| exit::invalid(err));
             serve::run(settings)
         }
         cli::Command::Bindings(args) => bindings_cmd::run(&args),
