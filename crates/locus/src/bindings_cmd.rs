@@ -1,6 +1,6 @@
 //! `locus bindings`: the current bindings, read from the store's file.
 
-use crate::config::DEFAULT_DATA_DIR;
+use crate::settings::DEFAULT_DATA_DIR;
 use clap::Args;
 use location::{read_bindings, Binding, StoreError};
 use sip_message::Uri;

@@ -3,7 +3,7 @@
 //! stored: each account keeps `H(user:realm:password)` for MD5, SHA-256
 //! and SHA-512-256. A running server picks changes up within a second.
 
-use crate::config::DEFAULT_DATA_DIR;
+use crate::settings::DEFAULT_DATA_DIR;
 use clap::{Args, Subcommand};
 use location::{Ha1Set, SqliteUsers, User, UserStore};
 use sip_core::digest::{ha1, Algorithm};
