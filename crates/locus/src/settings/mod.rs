@@ -20,6 +20,8 @@ mod sources;
 #[cfg(test)]
 mod declaration_tests;
 #[cfg(test)]
+mod readme_tests;
+#[cfg(test)]
 mod tests;
 
 use std::fmt;
