@@ -248,7 +248,7 @@ impl<'de> DeserializeSeed<'de> for ValueSeed {
         if let toml::Value::Datetime(_) = value.get_ref() {
             return Err(de::Error::custom("invalid type: datetime"));
         }
-        match self.0.read(value.get_ref().clone()) {
+        match self.0.check_type(value.get_ref().clone()) {
             Ok(()) => Ok(value),
             Err(_) if self.0.secret() => Err(de::Error::custom(NOT_SHOWN)),
             Err(err) => Err(de::Error::custom(err.message())),

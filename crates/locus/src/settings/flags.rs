@@ -73,10 +73,10 @@ fn config_help(declared: &[&'static dyn Declared]) -> String {
     }
     let tables: Vec<String> = tables.iter().map(|t| format!("[{t}]")).collect();
     let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
-    let tables = match tables.len() {
-        0 => String::new(),
-        1 => format!(", and table {}", joined(&tables, "and")),
-        _ => format!(", and tables {}", joined(&tables, "and")),
+    let tables = match tables.as_slice() {
+        [] => String::new(),
+        [table] => format!(", and table {table}"),
+        many => format!(", and tables {}", joined(many, "and")),
     };
     format!(
         "TOML file with the same settings (keys: {}{tables}); flags override it",

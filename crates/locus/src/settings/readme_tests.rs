@@ -117,3 +117,27 @@ fn cells_split_at_unescaped_bars() {
         ["`--mode proxy|redirect`", "`mode`", "`proxy`", "what"]
     );
 }
+
+/// The example `locus.toml` of the README is a valid config file.
+#[test]
+fn readme_example_config_is_valid() {
+    use clap::{Args, Command, FromArgMatches};
+    use std::io::Write;
+
+    let example = README
+        .split("Example `locus.toml`:")
+        .nth(1)
+        .and_then(|rest| rest.split("```toml\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("an example locus.toml in the README");
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    file.write_all(example.as_bytes()).expect("write config");
+    let path = file.path().to_str().expect("utf-8 temp path");
+    let matches = ServeArgs::augment_args(Command::new("serve"))
+        .try_get_matches_from(["serve", "--config", path])
+        .expect("flags parse");
+    let args = ServeArgs::from_arg_matches(&matches).expect("serve args");
+    let settings = resolve(&args).unwrap_or_else(|err| panic!("README example: {err}"));
+    assert_eq!(settings.domains, ["example.com"]);
+    assert_eq!(settings.routing.domain_modes.len(), 1);
+}

@@ -99,7 +99,7 @@ pub trait Declared: Sync {
     fn arg(&self) -> Arg;
     /// Whether `value`, from the config file, has the type of the setting;
     /// the error is the one serde gives (`invalid type: …, expected u32`).
-    fn read(&self, value: toml::Value) -> Result<(), toml::de::Error>;
+    fn check_type(&self, value: toml::Value) -> Result<(), toml::de::Error>;
 }
 
 impl<R: Input, T> Setting<R, T> {
@@ -214,7 +214,7 @@ impl<R: Input, T> Declared for Setting<R, T> {
         arg
     }
 
-    fn read(&self, value: toml::Value) -> Result<(), toml::de::Error> {
+    fn check_type(&self, value: toml::Value) -> Result<(), toml::de::Error> {
         R::deserialize(value).map(drop)
     }
 }

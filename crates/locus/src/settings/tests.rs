@@ -448,3 +448,55 @@ fn auth_and_abuse_errors_name_flag_and_key() {
     let e = error_text("[abuse]\nrate = 1\n", &[]);
     assert!(e.contains("line 2") && e.contains("`rate`"), "{e}");
 }
+
+#[test]
+fn table_keys_may_be_dotted_at_the_top_level() {
+    let settings =
+        resolve_with("auth.realm = \"corp\"\nabuse.block_time = 7\n", &[]).expect("valid");
+    assert_eq!(settings.auth.realm.as_deref(), Some("corp"));
+    assert_eq!(settings.abuse.block_ms, 7000);
+    let text = error_text("auth.relam = \"corp\"\n", &[]);
+    assert!(
+        text.contains("line 1") && text.contains("`relam`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_switch_flag_turns_on_what_the_file_leaves_off() {
+    let r = resolve_with("relay = false\n", &["--relay", "--multicast"])
+        .expect("valid")
+        .routing;
+    assert!(r.relay && r.multicast.is_some());
+    let r = resolve_with("relay = true\n", &[]).expect("valid").routing;
+    assert!(r.relay && r.multicast.is_none());
+    let a = resolve_with("[auth]\nenumeration_protection = true\n", &[])
+        .expect("valid")
+        .auth;
+    assert!(a.enumeration_protection);
+}
+
+#[test]
+fn a_domain_mode_key_with_an_equals_sign_is_a_bad_domain() {
+    let text = error_text("[domain_modes]\n\"a=b\" = \"proxy\"\n", &[]);
+    assert_eq!(
+        text,
+        "--domain-mode / domain_modes: 'a=b' is not a valid hostname or IP address"
+    );
+}
+
+#[test]
+fn datetimes_and_tables_of_the_wrong_kind_are_refused() {
+    let text = error_text("data_dir = 1979-05-27\n", &[]);
+    assert!(
+        text.contains("line 1") && text.contains("datetime"),
+        "{text}"
+    );
+    let text = error_text("auth = 5\n", &[]);
+    assert!(
+        text.contains("`auth = 5`") && text.contains("a table of settings"),
+        "{text}"
+    );
+    let text = error_text("[listen]\nudp = 1\n", &[]);
+    assert!(text.contains("line 1"), "{text}");
+}
