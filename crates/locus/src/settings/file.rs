@@ -229,10 +229,13 @@ impl<'de> Visitor<'de> for &KeySeed<'_> {
     fn visit_str<E: de::Error>(self, name: &str) -> Result<Entry, E> {
         self.entry(name).ok_or_else(|| {
             let names: Vec<String> = self.names().iter().map(|n| format!("`{n}`")).collect();
-            E::custom(format!(
-                "unknown field `{name}`, expected one of {}",
-                names.join(", ")
-            ))
+            let expected = match names.as_slice() {
+                [] => "there are no keys".to_owned(),
+                [one] => format!("expected {one}"),
+                [a, b] => format!("expected {a} or {b}"),
+                many => format!("expected one of {}", many.join(", ")),
+            };
+            E::custom(format!("unknown field `{name}`, {expected}"))
         })
     }
 }

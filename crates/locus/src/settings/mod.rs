@@ -4,6 +4,14 @@
 //! and the checks all come from the declarations. A value comes from its
 //! flag, else from the config file (`--config FILE`), else from its
 //! default; [`resolve`] merges and checks them into [`Settings`].
+//!
+//! A new setting is one entry in the `declare!` table of its group (or of a
+//! new group file, listed in [`declared`]): flag, key (`table.key` for a
+//! key in a `[table]`), value placeholder, help, default, accepted words,
+//! check, whether a reload may change it, whether it is a secret. Its value
+//! is `NAME.value(&sources)?` wherever [`Settings`] is built, and the
+//! README's `locus serve` table needs its row (a test compares them). A
+//! value of a type no setting has used yet needs an `input::Single` impl.
 
 mod abuse;
 mod auth;
