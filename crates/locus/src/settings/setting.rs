@@ -269,7 +269,7 @@ impl fmt::Display for Shown<'_> {
 /// `pub static`, and `LIST` lists them all, in the order written (the order
 /// of `--help` and of the README's table).
 ///
-/// ```ignore
+/// ```text
 /// declare! {
 ///     /// The settings of this group.
 ///     LIST;
