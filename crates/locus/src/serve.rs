@@ -1,6 +1,7 @@
 //! `locus serve`: open the store, bind the listeners, serve until SIGTERM.
 
-use crate::config::{ListenSpec, Mode, Settings, Transport};
+use crate::listen::{ListenSpec, Transport};
+use crate::settings::{Mode, Settings};
 use location::{LocationStore, SqliteStore, SqliteUsers, UserCache};
 use server::{AuthMode, AuthSetup, ListenAddr, ServerConfig, Shutdown};
 use sip_core::auth::AuthConfig;

@@ -1,6 +1,6 @@
 //! Runs the real `locus` binary. `serve` starts a server when its settings are
 //! valid, so only configurations rejected before listening are exercised here;
-//! merging of valid settings is unit-tested in `config.rs`.
+//! merging of valid settings is unit-tested in `src/settings/`.
 
 use std::io::Write;
 use std::process::{Command, Output};

@@ -31,7 +31,7 @@ const EXIT_FAILED: u8 = 1;
 pub fn run(args: RegisterArgs) -> ExitCode {
     let plan = match args::plan(args) {
         Ok(p) => p,
-        Err(e) => crate::cli::exit_invalid(e),
+        Err(e) => crate::exit::invalid(e),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
