@@ -5,8 +5,7 @@ use crate::settings::{Mode, Settings};
 use location::{LocationStore, SqliteStore, SqliteUsers, UserCache};
 use server::{AuthMode, AuthSetup, ListenAddr, ServerConfig, Shutdown};
 use sip_core::auth::AuthConfig;
-use sip_core::proxy::ProxyConfig;
-use sip_core::{CoreConfig, MulticastRegister, RegistrarConfig};
+use sip_core::{CoreConfig, MulticastRegister, ProxyConfig, RegistrarConfig};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -167,12 +166,14 @@ fn server_config(settings: &Settings, auth: Option<AuthSetup>) -> ServerConfig {
                 Some(m) if m.process_register => MulticastRegister::Process,
                 _ => MulticastRegister::Redirect,
             },
+            multicast_reply_to_group: settings.routing.multicast.is_some_and(|m| m.reply_to_group),
+            // Filled in by the server once its sockets are bound.
+            local_hosts: Vec::new(),
         },
         limits: sip_message::Limits::default(),
         local_hosts: Vec::new(),
         multicast: settings.routing.multicast.map(|m| server::MulticastConfig {
             interface: m.interface,
-            reply_to_group: m.reply_to_group,
         }),
         auth,
         abuse: settings.abuse.clone(),

@@ -189,7 +189,7 @@ fn add_or_passwd(args: &UserArgs, adding: bool) -> Result<(), Failure> {
         realm,
     };
     store.put(&user, server::now_ms()).map_err(|e| match e {
-        location::StoreError::Database(_) if adding => Failure::Failed(format!(
+        location::StoreError::Constraint(_) if adding => Failure::Failed(format!(
             "cannot add {who}: the name '{}' is already used in realm '{}'",
             user.username, user.realm
         )),

@@ -82,7 +82,4 @@ pub struct AuthSetup {
 pub struct MulticastConfig {
     /// Interface address to join on (0.0.0.0: chosen by the routing table).
     pub interface: std::net::Ipv4Addr,
-    /// Send responses to multicast requests to the group (RFC 2543 §1.4.3)
-    /// rather than back to the sender.
-    pub reply_to_group: bool,
 }

@@ -98,7 +98,11 @@ impl Bound {
 
     /// Serves until `shutdown` fires, then stops accepting, finishes the
     /// requests in flight, and closes the store (flushing it).
-    pub async fn run(self, store: Arc<dyn LocationStore>, shutdown: Shutdown) -> Result<(), StoreError> {
+    pub async fn run(
+        self,
+        store: Arc<dyn LocationStore>,
+        shutdown: Shutdown,
+    ) -> Result<(), StoreError> {
         let addrs = self.local_addrs();
         let mut core = self.cfg.core.clone();
         // On a loopback listener, "localhost" names this server too.
@@ -125,7 +129,10 @@ impl Bound {
         let core = Arc::new(core);
         let auth = self.cfg.auth.as_ref().map(|a| {
             let users: Arc<dyn location_model::UserDirectory> = a.users.clone();
-            (a.mode, Authenticator::new(a.config.clone(), &a.secret, users))
+            (
+                a.mode,
+                Authenticator::new(a.config.clone(), &a.secret, users),
+            )
         });
         let security = Arc::new(Security::new(
             auth,
@@ -199,7 +206,10 @@ impl Bound {
         }
         tasks.spawn(timers::run(shell.clone()));
         if let Some(a) = &self.cfg.auth {
-            tasks.spawn(housekeeping::refresh_users(a.users.clone(), shutdown.clone()));
+            tasks.spawn(housekeeping::refresh_users(
+                a.users.clone(),
+                shutdown.clone(),
+            ));
         }
         while tasks.join_next().await.is_some() {}
         shell.wait_in_flight().await;

@@ -117,7 +117,8 @@ impl Shell {
         let next = {
             let mut ep = self.lock(i);
             f(&mut ep);
-            out.transmits.extend(std::iter::from_fn(|| ep.poll_transmit()));
+            out.transmits
+                .extend(std::iter::from_fn(|| ep.poll_transmit()));
             out.ops.extend(std::iter::from_fn(|| ep.poll_store_op()));
             out.events.extend(std::iter::from_fn(|| ep.poll_event()));
             ep.poll_timeout()
@@ -246,12 +247,6 @@ impl Deliver for Shell {
         let inbound = Inbound::parse(message, &self.limits);
         let i = inbound.shard(self.endpoints.len());
         self.drive(i, |ep| ep.handle_inbound(now, inbound));
-    }
-
-    fn too_large(&self, head: Received) {
-        let now = crate::now_ms();
-        let i = self.shard_of_conn(head.conn.unwrap_or(ConnId(0)));
-        self.drive(i, |ep| ep.handle_too_large(now, head));
     }
 
     fn opened(&self, connection: Connection) {

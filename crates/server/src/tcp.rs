@@ -82,7 +82,15 @@ fn start(
 ) -> mpsc::UnboundedSender<Bytes> {
     let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
     let id = streams.connections.open(peer, tx.clone());
-    tokio::spawn(connection(streams.clone(), stream, id, peer, local, tx.clone(), rx));
+    tokio::spawn(connection(
+        streams.clone(),
+        stream,
+        id,
+        peer,
+        local,
+        tx.clone(),
+        rx,
+    ));
     tx
 }
 

@@ -70,7 +70,14 @@ pub(crate) async fn receive_on_thread(
     shutdown: Shutdown,
 ) {
     let thread = tokio::task::spawn_blocking(move || {
-        receive_loop(deliver.as_ref(), &sock, local, max_message_size, multicast, &shutdown)
+        receive_loop(
+            deliver.as_ref(),
+            &sock,
+            local,
+            max_message_size,
+            multicast,
+            &shutdown,
+        )
     });
     if let Err(e) = thread.await {
         tracing::error!(%local, error = %e, "udp receiving thread failed");

@@ -13,7 +13,7 @@ use crate::domain::normalize_domain;
 
 /// What requests for a registered AOR get, and how its contacts are tried:
 /// the proxy core's own types, so the settings need no translation.
-pub use sip_core::proxy::{Forking, Mode};
+pub use sip_core::{Forking, Mode};
 
 /// The multicast settings, when `--multicast` is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
