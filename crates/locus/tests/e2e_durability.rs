@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[test]
 fn every_acknowledged_binding_survives_kill_9() {
@@ -36,7 +36,12 @@ fn every_acknowledged_binding_survives_kill_9() {
         }));
     }
     // Let some registrations through, then kill.
+    let deadline = Instant::now() + WAIT;
     while acked.lock().unwrap().len() < 100 {
+        assert!(
+            Instant::now() < deadline,
+            "fewer than 100 registrations acknowledged"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     locus.kill9();
