@@ -175,21 +175,32 @@ fn expired_nonce_is_stale_and_a_fresh_one_works() {
     let udp = UdpClient::new(locus.udp_addr());
     let mut req = register("alice");
     let first = udp.request(&req.build());
-    std::thread::sleep(Duration::from_millis(1100));
-    req.cseq += 1;
-    req.extra = vec![format!(
-        "Authorization: {}",
-        credentials(
-            &first,
-            Algorithm::Sha256,
-            Some(Qop::Auth),
-            "alice",
-            "alice-pw",
-            b"",
-            1
-        )
-    )];
-    let stale = udp.request(&req.build());
+    // Answer the first challenge (a new nonce count each time) until its
+    // one-second lifetime is over: until then it is accepted.
+    let deadline = Instant::now() + WAIT;
+    let mut nc = 0;
+    let stale = loop {
+        nc += 1;
+        req.cseq += 1;
+        req.extra = vec![format!(
+            "Authorization: {}",
+            credentials(
+                &first,
+                Algorithm::Sha256,
+                Some(Qop::Auth),
+                "alice",
+                "alice-pw",
+                b"",
+                nc
+            )
+        )];
+        let resp = udp.request(&req.build());
+        if resp.code != 200 {
+            break resp;
+        }
+        assert!(Instant::now() < deadline, "the nonce never went stale");
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert_eq!(stale.code, 401);
     assert!(challenges(&stale).iter().all(|c| c.stale), "{}", stale.raw);
     // Retry with the new nonce (again if this machine is slow enough for it to expire).
