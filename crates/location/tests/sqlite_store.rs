@@ -8,6 +8,11 @@ use common::{binding, contacts, set_to, ALICE, BOB};
 use location::{read_bindings, Binding, LocationStore, SqliteStore, StoreError, DB_FILE};
 use tempfile::TempDir;
 
+/// Upper bound for a wait on a callback (a hang guard, not a performance
+/// threshold): a callback that never runs fails the test instead of
+/// hanging it.
+const WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
 fn open(dir: &TempDir, now_ms: u64) -> SqliteStore {
     SqliteStore::open(dir.path(), now_ms).unwrap()
 }
@@ -524,7 +529,10 @@ async fn update_then_reports_every_outcome_once() {
             ok.send(format!("{outcome:?} {on_disk}")).unwrap();
         },
     );
-    assert_eq!(rx.recv().unwrap(), "Ok(Ok(7)) 1");
+    assert_eq!(
+        rx.recv_timeout(WAIT).expect("update_then called back"),
+        "Ok(Ok(7)) 1"
+    );
     let refused = tx.clone();
     store.update_then(
         BOB,
@@ -532,7 +540,10 @@ async fn update_then_reports_every_outcome_once() {
         |_: &mut Vec<Binding>| Err::<(), _>("no"),
         move |outcome| refused.send(format!("{outcome:?}")).unwrap(),
     );
-    assert_eq!(rx.recv().unwrap(), "Ok(Err(\"no\"))");
+    assert_eq!(
+        rx.recv_timeout(WAIT).expect("update_then called back"),
+        "Ok(Err(\"no\"))"
+    );
     store.close().await.unwrap();
     store.update_then(
         BOB,
@@ -543,7 +554,10 @@ async fn update_then_reports_every_outcome_once() {
         },
         move |outcome| tx.send(format!("{}", outcome.is_err())).unwrap(),
     );
-    assert_eq!(rx.recv().unwrap(), "true");
+    assert_eq!(
+        rx.recv_timeout(WAIT).expect("update_then called back"),
+        "true"
+    );
     assert!(rx.try_recv().is_err(), "each callback runs once");
     assert!(on_disk(&dir, BOB).is_empty());
 }
