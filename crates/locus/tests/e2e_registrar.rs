@@ -326,7 +326,9 @@ fn ipv6_loopback_listener() {
     reg.contacts = vec!["<sip:v6@[2001:db8::7]:5062>".into()];
     sock.send_to(reg.build().as_bytes(), udp).unwrap();
     let mut buf = [0u8; 4096];
-    let (n, _) = sock.recv_from(&mut buf).unwrap();
+    let (n, _) = sock
+        .recv_from(&mut buf)
+        .expect("a response from the IPv6 listener");
     let r = Response::parse(&String::from_utf8_lossy(&buf[..n]));
     assert_eq!(r.code, 200, "{}", r.raw);
     assert!(
