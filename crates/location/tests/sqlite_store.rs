@@ -11,6 +11,11 @@ use location::{
 };
 use tempfile::TempDir;
 
+/// Upper bound for a wait on a callback (a hang guard, not a performance
+/// threshold): a callback that never runs fails the test instead of
+/// hanging it.
+const WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
 fn open(dir: &TempDir, now_ms: u64) -> SqliteStore {
     SqliteStore::open(dir.path(), now_ms).unwrap()
 }
@@ -512,7 +517,6 @@ async fn the_action_of_a_binding_survives_a_restart() {
 /// store is closed.
 #[tokio::test]
 async fn write_reports_every_outcome_once() {
-    let wait = std::time::Duration::from_secs(20);
     let dir = TempDir::new().unwrap();
     let store =
         SqliteStore::open_with_commit_window(dir.path(), 0, std::time::Duration::from_millis(5))
@@ -532,7 +536,7 @@ async fn write_reports_every_outcome_once() {
             ok.send(format!("{outcome:?} {on_disk}")).unwrap();
         }),
     );
-    assert_eq!(rx.recv_timeout(wait).unwrap(), "Ok(Stored) 1");
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "Ok(Stored) 1");
     // A write decided on the empty set, after the AOR changed: refused.
     let stale = tx.clone();
     store.write(
@@ -548,7 +552,7 @@ async fn write_reports_every_outcome_once() {
             stale.send(seen).unwrap();
         }),
     );
-    assert_eq!(rx.recv_timeout(wait).unwrap(), "sip:a@h1");
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "sip:a@h1");
     assert_eq!(contacts(&store.bindings(ALICE, 0).unwrap()), ["sip:a@h1"]);
     store.closed().await.unwrap();
     store.write(
@@ -558,7 +562,7 @@ async fn write_reports_every_outcome_once() {
         0,
         Box::new(move |outcome| tx.send(format!("{}", outcome.is_err())).unwrap()),
     );
-    assert_eq!(rx.recv_timeout(wait).unwrap(), "true");
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "true");
     assert!(rx.try_recv().is_err(), "each callback runs once");
     assert!(on_disk(&dir, BOB).is_empty());
 }
