@@ -138,6 +138,7 @@ impl Bound {
             auth,
             self.cfg.abuse.clone(),
             self.cfg.enumeration_protection,
+            rand::random(),
         ));
         let shards = self.cfg.shards.clamp(1, usize::from(u16::MAX));
         let endpoints = (0..shards)

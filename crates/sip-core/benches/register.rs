@@ -150,6 +150,7 @@ fn endpoint_register(c: &mut Criterion) {
                 ..AbuseConfig::default()
             },
             false,
+            1,
         )),
         proxy_auth: None,
         shard: 0,

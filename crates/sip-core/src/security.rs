@@ -38,16 +38,17 @@ pub struct Security {
 
 impl Security {
     /// The security state: `auth` (`None` serves without authentication),
-    /// the abuse limits, and whether calls to unknown users get 480 like
-    /// known users without bindings.
+    /// the abuse limits, whether calls to unknown users get 480 like known
+    /// users without bindings, and the seed of the guard's hash keys.
     pub fn new(
         auth: Option<(AuthMode, Authenticator)>,
         abuse: AbuseConfig,
         enumeration_protection: bool,
+        seed: u64,
     ) -> Security {
         Security {
             auth,
-            guard: AbuseGuard::new(abuse),
+            guard: AbuseGuard::new(abuse, &mut crate::rng::Rng::new(seed)),
             enumeration_protection,
         }
     }

@@ -54,7 +54,7 @@ fn endpoint(branch_timeout_ms: u64, auth: Option<Arc<dyn ProxyAuth>>) -> Endpoin
     Endpoint::new(EndpointConfig {
         core: config(branch_timeout_ms),
         limits: Limits::default(),
-        security: Arc::new(Security::new(None, unlimited(), false)),
+        security: Arc::new(Security::new(None, unlimited(), false, 1)),
         proxy_auth: auth,
         shard: 0,
         shards: 1,

@@ -20,6 +20,7 @@ pub use replay::NonceCounts;
 
 use crate::digest::{Algorithm, Challenge, Credentials, NonceKey, NonceStatus, Qop};
 use crate::reply::Reply;
+use crate::rng::Rng;
 use location_model::{User, UserDirectory};
 use sip_message::{HeaderName, Message};
 use std::borrow::Cow;
@@ -178,8 +179,11 @@ impl Authenticator {
         let key = NonceKey::new(secret);
         let dummy_ha1 = [Algorithm::Md5, Algorithm::Sha256, Algorithm::Sha512_256]
             .map(|a| key.derive(a.name().as_bytes(), a.hex_len() / 2));
+        // The table's hash keys derive from the secret: unknown outside,
+        // the same for the same secret (tests are deterministic).
+        let seed = u64::from_str_radix(&key.derive(b"nonce-count table", 8), 16).unwrap_or(1);
         Authenticator {
-            counts: NonceCounts::new(cfg.nonce_table_capacity),
+            counts: NonceCounts::new(cfg.nonce_table_capacity, &mut Rng::new(seed)),
             cfg,
             key,
             users,

@@ -190,7 +190,7 @@ impl Registrar {
                     ..CoreConfig::default()
                 }),
                 limits: Limits::default(),
-                security: Arc::new(Security::new(auth, unlimited(), false)),
+                security: Arc::new(Security::new(auth, unlimited(), false, 7)),
                 proxy_auth: None,
                 shard: 0,
                 shards: 1,
