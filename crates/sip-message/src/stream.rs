@@ -449,4 +449,328 @@ mod tests {
         f.push(b"OPTIONS sip:a SIP/2.0\r\nContent-Length: 99999999\r\n\r\n");
         assert_eq!(f.next_frame().unwrap_err(), ParseError::MessageTooLarge);
     }
+
+    /// Small limits, so that oversized messages stay small in the tests.
+    const SMALL: Limits = Limits {
+        max_message_size: 64,
+        max_headers: 128,
+        max_line_length: 8_192,
+        max_uri_length: 2_048,
+        max_discard: 4_096,
+    };
+
+    /// The frames `data` gives when it arrives in `chunk`-byte reads, each
+    /// drained at once, and the error that ended them, if any. Between reads
+    /// the buffer never holds more than `max_message_size` bytes.
+    fn frame_all(data: &[u8], chunk: usize, limits: Limits) -> (Vec<Frame>, Option<ParseError>) {
+        let mut f = StreamFramer::new(limits);
+        let mut frames = Vec::new();
+        for piece in data.chunks(chunk.max(1)) {
+            f.push(piece);
+            loop {
+                match f.next_frame() {
+                    Ok(Some(frame)) => frames.push(frame),
+                    Ok(None) => break,
+                    Err(e) => return (frames, Some(e)),
+                }
+            }
+            assert!(
+                f.buf.len() <= limits.max_message_size,
+                "{} bytes buffered",
+                f.buf.len()
+            );
+        }
+        (frames, None)
+    }
+
+    fn message(m: &[u8]) -> Frame {
+        Frame::Message(Bytes::copy_from_slice(m))
+    }
+
+    fn too_large(head: &[u8]) -> Frame {
+        Frame::TooLarge(Bytes::copy_from_slice(head))
+    }
+
+    /// A request whose header section is `head` plus `CRLF CRLF`, and whose
+    /// body of `body` bytes is what its Content-Length says.
+    fn request(head: &str, body: usize) -> (Vec<u8>, Vec<u8>) {
+        let head = format!("{head}\r\nContent-Length: {body}\r\n\r\n").into_bytes();
+        let mut whole = head.clone();
+        whole.resize(head.len() + body, b'b');
+        (head, whole)
+    }
+
+    /// [`request`] of `total` bytes in all.
+    fn sized(head: &str, total: usize) -> (Vec<u8>, Vec<u8>) {
+        let fixed = request(head, 0).0.len() - 1;
+        let body = (1..=20)
+            .map(|digits| total - fixed - digits)
+            .find(|body| body.to_string().len() + fixed + body == total)
+            .unwrap();
+        request(head, body)
+    }
+
+    #[test]
+    fn oversized_message_with_a_40k_header_is_too_large_then_skipped() {
+        // Default limits: 40 kB headers and a 30 kB body make 70 kB > 64 kB.
+        let pad = "a".repeat(40_000);
+        let (head, big) = request(
+            &format!("MESSAGE sip:a SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nX-Pad: {pad}"),
+            30_000,
+        );
+        assert!(big.len() > Limits::default().max_message_size);
+        let mut stream = big.clone();
+        stream.extend_from_slice(MSG);
+        for chunk in [stream.len(), 4096, 1] {
+            let (frames, err) = frame_all(&stream, chunk, Limits::default());
+            assert_eq!(err, None, "{chunk}-byte reads");
+            assert_eq!(
+                frames,
+                [too_large(&head), message(MSG)],
+                "{chunk}-byte reads"
+            );
+        }
+    }
+
+    #[test]
+    fn headers_longer_than_the_limit_are_too_large_then_skipped() {
+        // Two 40 kB headers: the headers alone pass 64 kB, and the
+        // Content-Length comes after that point.
+        let pad = "a".repeat(40_000);
+        let (_, big) = request(
+            &format!("MESSAGE sip:a SIP/2.0\r\nX-Pad: {pad}\r\nX-Pad: {pad}"),
+            1_000,
+        );
+        let max = Limits::default().max_message_size;
+        let mut stream = big.clone();
+        stream.extend_from_slice(b"\r\n\r\n");
+        stream.extend_from_slice(MSG);
+        for chunk in [stream.len(), 1000, 1] {
+            let (frames, err) = frame_all(&stream, chunk, Limits::default());
+            assert_eq!(err, None, "{chunk}-byte reads");
+            assert_eq!(
+                frames,
+                [too_large(&big[..max]), Frame::Ping, message(MSG)],
+                "{chunk}-byte reads"
+            );
+        }
+    }
+
+    #[test]
+    fn huge_body_in_small_pieces_is_dropped_as_it_arrives() {
+        let (head, big) = request("MESSAGE sip:a SIP/2.0\r\ni: x", 900_000);
+        let mut f = StreamFramer::new(Limits::default());
+        let mut frames = Vec::new();
+        let rest = [b"\r\n" as &[u8], MSG];
+        for piece in big.chunks(997).chain(rest) {
+            f.push(piece);
+            while let Some(frame) = f.next_frame().unwrap() {
+                frames.push(frame);
+            }
+            assert!(f.buf.len() <= 997, "{} bytes kept", f.buf.len());
+        }
+        assert_eq!(frames, [too_large(&head), message(MSG)]);
+    }
+
+    #[test]
+    fn headers_that_never_end_hit_the_cap() {
+        let mut stream = b"OPTIONS sip:a SIP/2.0\r\n".to_vec();
+        while stream.len() < 2 * SMALL.max_discard {
+            stream.extend_from_slice(b"X-Pad: aaaaaaaa\r\n");
+        }
+        for chunk in [stream.len(), 7, 1] {
+            let (frames, err) = frame_all(&stream, chunk, SMALL);
+            assert_eq!(frames, [too_large(&stream[..64])], "{chunk}-byte reads");
+            assert_eq!(err, Some(ParseError::MessageTooLarge), "{chunk}-byte reads");
+        }
+        // The error comes with the max_discard-th byte, and stays.
+        let mut f = StreamFramer::new(SMALL);
+        f.push(&stream[..SMALL.max_discard - 1]);
+        assert_eq!(f.next_frame().unwrap(), Some(too_large(&stream[..64])));
+        assert_eq!(f.next_frame().unwrap(), None);
+        f.push(&stream[SMALL.max_discard - 1..SMALL.max_discard]);
+        assert_eq!(f.next_frame(), Err(ParseError::MessageTooLarge));
+        f.push(MSG);
+        assert_eq!(f.next_frame(), Err(ParseError::MessageTooLarge));
+        assert!(f.buf.is_empty());
+        // The same with the default limits: 1 MiB of headers.
+        let mut stream = b"OPTIONS sip:a SIP/2.0\r\n".to_vec();
+        stream.resize((1 << 20) + 10, b'a');
+        let (frames, err) = frame_all(&stream, 4096, Limits::default());
+        assert_eq!(frames, [too_large(&stream[..65_535])]);
+        assert_eq!(err, Some(ParseError::MessageTooLarge));
+    }
+
+    #[test]
+    fn discard_cap_is_enforced() {
+        let start = "OPTIONS sip:a SIP/2.0";
+        // Known length: a message of exactly max_discard bytes is skipped...
+        let (head, at_cap) = sized(start, SMALL.max_discard);
+        assert_eq!(at_cap.len(), SMALL.max_discard);
+        let mut stream = at_cap.clone();
+        stream.extend_from_slice(MSG);
+        assert_eq!(
+            frame_all(&stream, 1, SMALL),
+            (vec![too_large(&head), message(MSG)], None)
+        );
+        // ... one byte more is refused at once, the head still buffered.
+        let (head, over) = sized(start, SMALL.max_discard + 1);
+        let mut f = StreamFramer::new(SMALL);
+        f.push(&over);
+        assert_eq!(f.next_frame(), Err(ParseError::MessageTooLarge));
+        assert_eq!(&f.buf[..head.len()], &head[..]);
+        // Headers past max_message_size: the same cap, known at their end.
+        let pad = "a".repeat(100);
+        let start = format!("OPTIONS sip:a SIP/2.0\r\nX-Pad: {pad}");
+        let (_, at_cap) = sized(&start, SMALL.max_discard);
+        let mut stream = at_cap.clone();
+        stream.extend_from_slice(MSG);
+        assert_eq!(
+            frame_all(&stream, 1, SMALL),
+            (vec![too_large(&at_cap[..64]), message(MSG)], None)
+        );
+        let (head, over) = sized(&start, SMALL.max_discard + 1);
+        let mut f = StreamFramer::new(SMALL);
+        f.push(&over[..head.len()]);
+        assert_eq!(f.next_frame().unwrap(), Some(too_large(&over[..64])));
+        assert_eq!(f.next_frame(), Err(ParseError::MessageTooLarge));
+    }
+
+    #[test]
+    fn limits_are_exact() {
+        // A message of exactly max_message_size bytes is a message.
+        let (_, exact) = sized("OPTIONS sip:a SIP/2.0", 64);
+        assert_eq!(frame_all(&exact, 1, SMALL), (vec![message(&exact)], None));
+        let (head, over) = sized("OPTIONS sip:a SIP/2.0", 65);
+        assert_eq!(frame_all(&over, 1, SMALL), (vec![too_large(&head)], None));
+        // Headers of 64 bytes fit; of 65, the blank line straddles the limit.
+        let unpadded = request("OPTIONS sip:a SIP/2.0\r\nX: ", 0).0.len();
+        for len in [64, 65] {
+            let pad = "a".repeat(len - unpadded);
+            let (head, m) = request(&format!("OPTIONS sip:a SIP/2.0\r\nX: {pad}"), 0);
+            assert_eq!(head.len(), len);
+            let mut stream = m.clone();
+            stream.extend_from_slice(MSG);
+            let first = if len == 64 {
+                message(&m)
+            } else {
+                too_large(&m[..64])
+            };
+            for chunk in [stream.len(), 1] {
+                assert_eq!(
+                    frame_all(&stream, chunk, SMALL),
+                    (vec![first.clone(), message(MSG)], None)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn oversized_messages_that_cannot_be_delimited_are_errors() {
+        // Headers within the limit: the errors of today, nothing skipped.
+        let mut f = StreamFramer::new(SMALL);
+        f.push(b"OPTIONS sip:a SIP/2.0\r\nl: 99x\r\n\r\n");
+        assert_eq!(f.next_frame(), Err(ParseError::BadContentLength));
+        // Headers past it: their head first, then the error at their end.
+        let pad = "a".repeat(100);
+        let stream = format!("OPTIONS sip:a SIP/2.0\r\nX-Pad: {pad}\r\n\r\n");
+        for chunk in [stream.len(), 1] {
+            assert_eq!(
+                frame_all(stream.as_bytes(), chunk, SMALL),
+                (
+                    vec![too_large(&stream.as_bytes()[..64])],
+                    Some(ParseError::MissingContentLength)
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn content_length_reads_the_same_buffered_and_skipped() {
+        let cases: &[(&str, Result<(), ParseError>)] = &[
+            ("Content-Length: 5", Ok(())),
+            ("l:5", Ok(())),
+            ("  content-LENGTH  :\t 5 \t", Ok(())),
+            ("L: 0000000005", Ok(())),
+            ("Content-Length: 5\r\nl: 5", Ok(())),
+            ("Content-Length: 5\r\nContent-Lengths: 7", Ok(())),
+            ("X-Content-Length: 7\r\nl: 5", Ok(())),
+            ("Content-Length: 5 5", Err(ParseError::BadContentLength)),
+            ("Content-Length: +5", Err(ParseError::BadContentLength)),
+            ("Content-Length: 5x", Err(ParseError::BadContentLength)),
+            (
+                "Content-Length: 00000000005",
+                Err(ParseError::BadContentLength),
+            ),
+            ("Content-Length:", Err(ParseError::BadContentLength)),
+            ("Content-Length: \u{e9}", Err(ParseError::BadContentLength)),
+            (
+                "Content-Length: 5\r\nl: 6",
+                Err(ParseError::BadContentLength),
+            ),
+            ("Content Length: 5", Err(ParseError::MissingContentLength)),
+            ("X: 5", Err(ParseError::MissingContentLength)),
+        ];
+        let pad = "a".repeat(100);
+        for (header, expected) in cases {
+            // Buffered: the headers fit in the default limits.
+            let small = format!("OPTIONS sip:a SIP/2.0\r\n{header}\r\n\r\n12345");
+            let mut f = StreamFramer::new(Limits::default());
+            f.push(small.as_bytes());
+            let buffered = f.next_frame();
+            match expected {
+                Ok(()) => assert_eq!(buffered, Ok(Some(message(small.as_bytes()))), "{header}"),
+                Err(e) => assert_eq!(buffered, Err(*e), "{header}"),
+            }
+            // Skipped: the Content-Length comes past max_message_size.
+            let big = format!("OPTIONS sip:a SIP/2.0\r\nX-Pad: {pad}\r\n{header}\r\n\r\n12345");
+            let mut stream = big.clone().into_bytes();
+            stream.extend_from_slice(MSG);
+            let head = too_large(&big.as_bytes()[..64]);
+            for chunk in [stream.len(), 1] {
+                let got = frame_all(&stream, chunk, SMALL);
+                match expected {
+                    Ok(()) => assert_eq!(got, (vec![head.clone(), message(MSG)], None), "{header}"),
+                    Err(e) => assert_eq!(got, (vec![head.clone()], Some(*e)), "{header}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_byte_reads_frame_like_one_read() {
+        let mut stream = b"\r\n\r\n".to_vec();
+        stream.extend_from_slice(MSG);
+        // Known length, too large.
+        stream.extend_from_slice(&request("MESSAGE sip:a SIP/2.0", 500).1);
+        stream.extend_from_slice(b"\r\n");
+        stream.extend_from_slice(MSG);
+        // Headers too large, the Content-Length past the limit; then a ping
+        // and a lone CRLF before the last message.
+        let pad = "a".repeat(200);
+        stream.extend_from_slice(&request(&format!("MESSAGE sip:a SIP/2.0\r\nX: {pad}"), 300).1);
+        stream.extend_from_slice(b"\r\n\r\n\r\n");
+        stream.extend_from_slice(MSG);
+        let whole = frame_all(&stream, stream.len(), SMALL);
+        assert_eq!(whole.1, None);
+        assert_eq!(
+            whole
+                .0
+                .iter()
+                .map(|f| match f {
+                    Frame::Message(_) => 'm',
+                    Frame::Ping => 'p',
+                    Frame::TooLarge(_) => 't',
+                })
+                .collect::<String>(),
+            "pmtmtpm"
+        );
+        for chunk in 1..=9 {
+            assert_eq!(
+                frame_all(&stream, chunk, SMALL),
+                whole,
+                "{chunk}-byte reads"
+            );
+        }
+    }
 }
