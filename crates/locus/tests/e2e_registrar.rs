@@ -89,6 +89,52 @@ fn register_over_tcp_reuses_the_connection() {
     assert!(table.contains("tcp"), "{table}");
 }
 
+/// RFC 3261 §21.5.14: a message over the size limits gets 513, and a
+/// stream stays usable for the next message (the rest of the oversized
+/// one is read and discarded).
+#[test]
+fn oversized_messages_get_513_and_the_stream_goes_on() {
+    let locus = Locus::start(&[]);
+    let big_header = format!("X-Padding: {}\r\n", "a".repeat(40_000));
+    let mut reg = Register::new("dora");
+    reg.transport = "TCP";
+    // A 40 KB header line, in a message under the size limit.
+    let mut t = TcpClient::connect(locus.tcp_addr());
+    let r = t.request(
+        &reg.build()
+            .replacen("\r\n", &format!("\r\n{big_header}"), 1),
+    );
+    assert_eq!(
+        (r.code, r.reason.as_str()),
+        (513, "Message Too Large"),
+        "{}",
+        r.raw
+    );
+    // A message over the size limit (a 100 KB body), then a normal one on
+    // the same connection.
+    reg.cseq += 1;
+    let body = "b".repeat(100_000);
+    let huge = reg.build().replace(
+        "Content-Length: 0",
+        &format!("Content-Length: {}", body.len()),
+    ) + &body;
+    t.send(huge.as_bytes());
+    let r = t.read_response();
+    assert_eq!(r.code, 513, "{}", r.raw);
+    reg.cseq += 1;
+    let r = t.request(&reg.build());
+    assert_eq!(r.code, 200, "{}", r.raw);
+    // Over UDP too.
+    let c = UdpClient::new(locus.udp_addr());
+    let mut reg = Register::new("dora-udp");
+    reg.cseq = 1;
+    let r = c.request(
+        &reg.build()
+            .replacen("\r\n", &format!("\r\n{big_header}"), 1),
+    );
+    assert_eq!(r.code, 513, "{}", r.raw);
+}
+
 #[test]
 fn policy_rejections_change_nothing() {
     let locus = Locus::start(&["--max-contacts", "2"]);

@@ -249,6 +249,12 @@ impl Deliver for Shell {
         self.drive(i, |ep| ep.handle_inbound(now, inbound));
     }
 
+    fn too_large(&self, head: Received) {
+        let now = crate::now_ms();
+        let i = self.shard_of_conn(head.conn.unwrap_or(ConnId(0)));
+        self.drive(i, |ep| ep.handle_too_large(now, head));
+    }
+
     fn opened(&self, connection: Connection) {
         let i = self.shard_of_conn(connection.id);
         self.drive(i, |ep| ep.handle_connection_opened(connection));

@@ -8,6 +8,10 @@ pub(crate) trait Deliver: Send + Sync + 'static {
     /// A datagram, or one message framed from a stream.
     fn received(&self, message: Received);
 
+    /// The head of a stream message over the size limit (its rest is
+    /// skipped, or the connection closed): for the endpoint to answer 513.
+    fn too_large(&self, head: Received);
+
     /// A connection was accepted or opened.
     fn opened(&self, connection: Connection);
 

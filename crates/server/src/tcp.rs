@@ -155,6 +155,9 @@ async fn connection(
         loop {
             match framer.next_frame() {
                 Ok(Some(Frame::Message(raw))) => deliver.received(received(raw)),
+                // Over the size limit: answered 513 while the framer skips
+                // the rest of it (RFC 3261 §21.5.14).
+                Ok(Some(Frame::TooLarge(head))) => deliver.too_large(received(head)),
                 // RFC 5626 §3.5.1: a CRLF pong for a double-CRLF ping.
                 Ok(Some(Frame::Ping)) => {
                     let _ = tx.send(Bytes::from_static(b"\r\n"));
@@ -163,9 +166,14 @@ async fn connection(
                 Err(e) => {
                     tracing::info!(peer = %peer, defect = e.defect(), "unframeable tcp stream closed");
                     // The stream cannot be resynchronised: the endpoint
-                    // answers what can be answered, then it is closed.
-                    let pending = framer.buffer_mut().split().freeze();
-                    deliver.received(received(pending));
+                    // answers what can be answered (513 for a message too
+                    // large to skip), then it is closed.
+                    let pending = received(framer.buffer_mut().split().freeze());
+                    if e == sip_message::ParseError::MessageTooLarge {
+                        deliver.too_large(pending);
+                    } else {
+                        deliver.received(pending);
+                    }
                     break 'read;
                 }
             }

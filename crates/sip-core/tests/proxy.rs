@@ -267,3 +267,31 @@ fn timer_c_cancels_a_ringing_branch_and_the_487_is_forwarded() {
         ]
     );
 }
+
+/// RFC 3261 §22.3: credentials for a realm of this proxy are consumed here;
+/// a callee never sees a caller's digest response, verified or not. Those
+/// for another realm (a proxy further on) pass untouched.
+#[test]
+fn proxy_authorization_for_our_realm_is_not_forwarded() {
+    let mut p = endpoint(180_000, None);
+    let ours = "Proxy-Authorization: Digest username=\"alice\", realm=\"example.com\", \
+                nonce=\"n\", uri=\"sip:bob@example.com\", response=\"0123\"\r\n";
+    let theirs = "Proxy-Authorization: Digest username=\"alice\", realm=\"biloxi.example\", \
+                  nonce=\"m\", uri=\"sip:bob@example.com\", response=\"4567\"\r\n";
+    let sent = request(
+        &mut p,
+        &invite(&format!("{ours}{theirs}")),
+        &[binding()],
+        T0,
+    );
+    let forwarded = &sent
+        .iter()
+        .find(|(_, m)| m.starts_with("INVITE"))
+        .expect("the INVITE is forwarded")
+        .1;
+    assert!(!forwarded.contains("realm=\"example.com\""), "{forwarded}");
+    assert!(
+        forwarded.contains("realm=\"biloxi.example\""),
+        "{forwarded}"
+    );
+}

@@ -906,6 +906,36 @@ fn options_is_200_with_allow_and_supported() {
     assert_eq!(supported, vec!["path"]);
 }
 
+/// RFC 3261 §8.2.2.3: every request the server answers itself gets 420
+/// for an extension it requires and the server does not support.
+#[test]
+fn options_requiring_an_unsupported_extension_is_420() {
+    let r = registrar();
+    let req = Req::new("OPTIONS", "sip:example.com").header("Require", "nothingSupportedHere");
+    let resp = r.answer(&req.build(), T0);
+    resp.expect(420, "Bad Extension");
+    assert_eq!(
+        resp.header(HeaderName::Unsupported),
+        Some("nothingSupportedHere")
+    );
+    let req = Req::new("OPTIONS", "sip:example.com").header("Require", "path");
+    r.answer(&req.build(), T0).expect(200, "OK");
+}
+
+/// §8.2: the method is inspected first, so a method the server does not
+/// handle is 405 (or 501) whatever it requires; CANCEL ignores Require.
+#[test]
+fn the_method_comes_before_require_and_cancel_ignores_it() {
+    let r = registrar();
+    let req = Req::new("INVITE", "sip:example.com").header("Require", "foo");
+    r.answer(&req.build(), T0).expect(405, "Method Not Allowed");
+    let req = Req::new("FROBNICATE", "sip:example.com").header("Require", "foo");
+    r.answer(&req.build(), T0).expect(501, "Not Implemented");
+    let req = Req::new("CANCEL", "sip:example.com").header("Require", "foo");
+    r.answer(&req.build(), T0)
+        .expect(481, "Call/Transaction Does Not Exist");
+}
+
 #[test]
 fn invite_is_405_with_allow() {
     let r = registrar();

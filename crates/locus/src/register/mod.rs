@@ -135,7 +135,9 @@ impl Link {
             } => loop {
                 match framer.next_frame() {
                     Ok(Some(Frame::Message(b))) => return Ok((b, Some(*peer))),
-                    Ok(Some(Frame::Ping)) => continue,
+                    // A message too large to be a registrar's answer: the
+                    // framer skips it.
+                    Ok(Some(Frame::Ping | Frame::TooLarge(_))) => continue,
                     Ok(None) => {}
                     Err(e) => {
                         return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
