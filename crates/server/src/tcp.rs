@@ -38,14 +38,15 @@ pub(crate) struct Streams {
 
 /// Accepts connections until shutdown.
 pub(crate) async fn serve(listener: TcpListener, streams: Streams) {
-    let local = listener.local_addr().ok();
     loop {
         tokio::select! {
             _ = streams.shutdown.wait() => return,
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    start(&streams, stream, peer, local);
+                    // Its local address is the listener's, with the
+                    // concrete interface address of a wildcard listener.
+                    start(&streams, stream, peer, None);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "tcp accept failed");

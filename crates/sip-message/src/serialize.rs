@@ -44,7 +44,8 @@ impl MessageWriter {
     /// headers written up to now (those copied from the request) serve two
     /// responses that differ in their status and the headers that follow.
     pub fn with_status(&self, code: u16, reason: &str) -> MessageWriter {
-        let head_end = memchr::memmem::find(&self.buf, b"\r\n").map_or(self.buf.len(), |i| i + 2);
+        // The status line is the writer's own, so it ends at the first LF.
+        let head_end = memchr::memchr(b'\n', &self.buf).map_or(self.buf.len(), |i| i + 1);
         let mut other = MessageWriter::response(code, reason);
         other.buf.extend_from_slice(&self.buf[head_end..]);
         other

@@ -13,7 +13,7 @@ use crate::reply::Reply;
 use crate::response::{response_destination, write_reply};
 use crate::transaction::timers::TIMER_J_MS;
 use crate::transaction::{AckOutcome, Match, Retransmission, ServerTransaction, TransactionKey};
-use crate::transport::{Destination, HopAddr, Transport, MULTICAST_GROUP};
+use crate::transport::{Destination, Transport, MULTICAST_GROUP};
 use crate::validate::{unsupported_required, validate_parts, KNOWN_METHODS};
 use bytes::Bytes;
 use sip_message::{HeaderName, Message, Method, ParseError, Uri};
@@ -39,26 +39,13 @@ pub(super) enum LocalAnswer {
 }
 
 /// Where the response to `msg` goes: to the multicast group when the
-/// server answers there, back on the connection it came on, or over UDP to
-/// the address §18.2.2 and RFC 3581 give.
+/// server answers there, else back as [`super::answer_to`] says.
 pub(super) fn destination(msg: &Message, ctx: &RequestContext<'_>, to_group: bool) -> Destination {
     if to_group {
         return Destination::socket(Transport::Udp, MULTICAST_GROUP, None);
     }
-    match ctx.transport {
-        Transport::Udp => Destination::socket(
-            Transport::Udp,
-            response_destination(msg, ctx.source),
-            Some(ctx.local),
-        ),
-        Transport::Tcp => Destination {
-            transport: ctx.transport,
-            addr: HopAddr::Socket(ctx.source),
-            conn: ctx.conn,
-            local: Some(ctx.local),
-            fallback: None,
-        },
-    }
+    let by_via = response_destination(msg, ctx.source);
+    super::answer_to(ctx.transport, ctx.source, ctx.local, ctx.conn, by_via)
 }
 
 impl Endpoint {

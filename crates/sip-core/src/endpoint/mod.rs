@@ -357,13 +357,38 @@ impl Endpoint {
     }
 }
 
-/// Where an answer to `received` goes: back on its connection, or to
-/// `addr` (its §18.2.2 address) over UDP.
-fn reply_to(received: &Received, addr: std::net::SocketAddr) -> Destination {
-    let mut dest = Destination::socket(received.transport, addr, Some(received.local));
-    if received.transport.is_reliable() {
-        dest.addr = crate::transport::HopAddr::Socket(received.source);
-        dest.conn = received.conn;
+/// Where an answer to `received` goes: back on its connection (or, if it
+/// has closed, to `by_via`), or over UDP to `by_via`, the address §18.2.2
+/// and RFC 3581 give.
+fn reply_to(received: &Received, by_via: std::net::SocketAddr) -> Destination {
+    answer_to(
+        received.transport,
+        received.source,
+        received.local,
+        received.conn,
+        by_via,
+    )
+}
+
+/// [`reply_to`] for a request from `source` to `local` over `transport`
+/// (on connection `conn`).
+pub(super) fn answer_to(
+    transport: crate::transport::Transport,
+    source: std::net::SocketAddr,
+    local: std::net::SocketAddr,
+    conn: Option<ConnId>,
+    by_via: std::net::SocketAddr,
+) -> Destination {
+    use crate::transport::HopAddr;
+    if transport.is_reliable() {
+        Destination {
+            transport,
+            addr: HopAddr::Socket(source),
+            conn,
+            local: Some(local),
+            fallback: Some(HopAddr::Socket(by_via)),
+        }
+    } else {
+        Destination::socket(transport, by_via, Some(local))
     }
-    dest
 }

@@ -45,19 +45,21 @@ impl Upstream {
         }
     }
 
-    /// Where responses go: back over the connection, or over UDP to the
-    /// address §18.2.2 and RFC 3581 give.
+    /// Where responses go: back over the connection (or, if it has
+    /// closed, to the source address and the Via's sent-by port), or over
+    /// UDP to the address §18.2.2 and RFC 3581 give.
     pub(super) fn reply_to(&self) -> Destination {
-        let addr = match self.transport {
-            Transport::Udp => response_destination(&self.req, self.source),
-            Transport::Tcp => self.source,
+        let by_via = response_destination(&self.req, self.source);
+        let (addr, fallback) = match self.transport {
+            Transport::Udp => (by_via, None),
+            Transport::Tcp => (self.source, Some(HopAddr::Socket(by_via))),
         };
         Destination {
             transport: self.transport,
             addr: HopAddr::Socket(addr),
             conn: self.conn,
             local: Some(self.local),
-            fallback: None,
+            fallback,
         }
     }
 
