@@ -603,11 +603,16 @@ impl TcpUa {
     /// Sends `bytes` and returns the final response; fails the test if it
     /// answers another branch.
     pub fn request(&mut self, bytes: &[u8]) -> SipMsg {
+        self.request_in_chunks(bytes, bytes.len().max(1))
+    }
+
+    /// [`TcpUa::request`], the request written `chunk` bytes at a time.
+    pub fn request_in_chunks(&mut self, bytes: &[u8], chunk: usize) -> SipMsg {
         let branch = SipMsg::parse(bytes)
             .branch()
             .expect("the request has a branch")
             .to_string();
-        self.send(bytes);
+        self.send_in_chunks(bytes, chunk);
         let resp = self.read_final();
         assert_eq!(resp.branch(), Some(branch.as_str()), "{}", resp.text());
         resp
