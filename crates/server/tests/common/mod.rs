@@ -120,9 +120,11 @@ impl TestServer {
     }
 
     /// Triggers the shutdown and waits (within [`WAIT`]) for `run` to
-    /// return; fails the test unless it returned `Ok(())`. Returns how long
-    /// that took (reported, never asserted on).
-    pub fn stop(mut self) -> Duration {
+    /// return; fails the test unless it returned `Ok(())`. The runtime is
+    /// kept (in the [`Stopped`]) so that whatever the server left running
+    /// would still run while the test looks at it: a connection found
+    /// closed was closed by the server, not by the end of the runtime.
+    pub fn stop(mut self) -> Stopped {
         let runtime = self.runtime.take().expect("running");
         let task = self.task.take().expect("running");
         let started = Instant::now();
@@ -135,8 +137,26 @@ impl TestServer {
             Ok(Err(e)) => panic!("the server task failed: {e}"),
             Err(_) => panic!("run did not return within {WAIT:?} of the shutdown"),
         }
-        runtime.shutdown_timeout(WAIT);
-        took
+        Stopped {
+            runtime: Some(runtime),
+            took,
+        }
+    }
+}
+
+/// A server whose `run` returned `Ok(())`, with its runtime still up.
+pub struct Stopped {
+    runtime: Option<tokio::runtime::Runtime>,
+    /// How long `run` took to return after the trigger (reported, never
+    /// asserted on).
+    pub took: Duration,
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(WAIT);
+        }
     }
 }
 
@@ -391,6 +411,18 @@ fn left(deadline: Instant) -> Duration {
     deadline
         .saturating_duration_since(Instant::now())
         .max(Duration::from_millis(1))
+}
+
+/// Polls `done` until it holds, failing the test (naming `what`) if it
+/// does not within [`WAIT`]; for a state change the test cannot be told
+/// of, so it looks again every few milliseconds instead of sleeping a
+/// guessed time.
+pub fn poll_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !done() {
+        assert!(Instant::now() < deadline, "waited {WAIT:?} for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// A UA's UDP socket on an ephemeral 127.0.0.1 port.
