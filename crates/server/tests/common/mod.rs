@@ -4,7 +4,9 @@
 //! the way a UA would, and stops it with [`server::Shutdown`].
 //!
 //! Every read and every wait has a deadline: [`WAIT`] is a hang guard, not
-//! a performance threshold, and nothing here sleeps to let time pass.
+//! a performance threshold. Nothing sleeps a guessed time in place of a
+//! wait: a client reads until what it waits for arrives, and
+//! [`poll_until`] looks again every few milliseconds against a deadline.
 
 // Each test binary uses a different part of the harness.
 #![allow(dead_code)]
@@ -288,16 +290,15 @@ impl Request {
     }
 }
 
-/// A message the server sent, split into start line, headers and body
-/// (enough to assert on; the server's own parser is not used, so that a
-/// defect in it cannot hide one in what it sends).
+/// A message the server sent, split into start line and headers (enough
+/// to assert on; the server's own parser is not used, so that a defect in
+/// it cannot hide one in what it sends).
 #[derive(Debug, Clone)]
 pub struct SipMsg {
     /// Exactly the bytes received.
     pub raw: Vec<u8>,
     pub start_line: String,
     pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
 }
 
 impl SipMsg {
@@ -317,7 +318,6 @@ impl SipMsg {
             raw: raw.to_vec(),
             start_line,
             headers,
-            body: raw[end + 4..].to_vec(),
         }
     }
 
@@ -427,7 +427,7 @@ pub fn poll_until(what: &str, mut done: impl FnMut() -> bool) {
 
 /// A UA's UDP socket on an ephemeral 127.0.0.1 port.
 pub struct UdpUa {
-    pub sock: UdpSocket,
+    sock: UdpSocket,
 }
 
 impl UdpUa {
@@ -519,7 +519,7 @@ impl UdpUa {
 /// A UA's TCP connection to the server, framing what it reads by
 /// Content-Length as RFC 3261 §18.3 says.
 pub struct TcpUa {
-    pub stream: TcpStream,
+    stream: TcpStream,
     buf: Vec<u8>,
 }
 
@@ -533,11 +533,6 @@ impl TcpUa {
             stream,
             buf: Vec::new(),
         }
-    }
-
-    /// The connection's local address (where the server sees it from).
-    pub fn addr(&self) -> SocketAddr {
-        self.stream.local_addr().expect("client TCP address")
     }
 
     /// Writes `bytes` in one write.
@@ -593,9 +588,9 @@ impl TcpUa {
         self.buf.drain(..n).collect()
     }
 
-    /// The next whole message, within [`WAIT`]. Nothing is skipped: bytes
-    /// before the message (a stray CRLF) are part of what it returns, so a
-    /// test sees exactly what the server wrote.
+    /// The next whole message, within [`WAIT`]. Nothing is skipped: a
+    /// stray CRLF before it would show in its start line, so a test sees
+    /// exactly what the server wrote.
     pub fn read_message(&mut self) -> SipMsg {
         let deadline = Instant::now() + WAIT;
         loop {
