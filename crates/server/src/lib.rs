@@ -213,6 +213,9 @@ impl Bound {
             ));
         }
         while tasks.join_next().await.is_some() {}
+        // Connection tasks hand on what they had read; then the store
+        // operations that started.
+        streams.connections.all_closed().await;
         shell.wait_in_flight().await;
         let counters: Vec<String> = metrics
             .snapshot()

@@ -3,6 +3,7 @@
 //! the peer, or, when a name must be resolved or a connection opened, from
 //! a task. A request that cannot be sent is reported back for its branch.
 
+use crate::connections::QueueError;
 use crate::tcp::{self, Streams};
 use bytes::Bytes;
 use sip_core::{Destination, HopAddr, Transmit, Transport};
@@ -73,9 +74,12 @@ impl Sender {
                     .conn
                     .and_then(|id| self.streams.connections.by_id(id))
                     .or_else(|| self.streams.connections.by_peer(*addr));
-                match open {
-                    Some(conn) if conn.send(t.bytes.clone()).is_ok() => {}
-                    _ => self.spawn(t),
+                match open.map(|conn| conn.send(t.bytes.clone())) {
+                    Some(Ok(())) => {}
+                    // A peer that stopped reading is being cut off: the
+                    // message is lost with it.
+                    Some(Err(QueueError::Stalled)) => self.failed(t.branch),
+                    Some(Err(QueueError::Closed)) | None => self.spawn(t),
                 }
             }
             (_, HopAddr::Name(..)) => self.spawn(t),
@@ -112,8 +116,12 @@ impl Sender {
                     Some(c) => c,
                     None => tcp::connect(&self.streams, addr, dest.local).await?,
                 };
-                conn.send(bytes)
-                    .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "connection closed"))
+                conn.send(bytes).map_err(|e| {
+                    io::Error::new(
+                        io::ErrorKind::BrokenPipe,
+                        format!("connection unusable: {e:?}"),
+                    )
+                })
             }
         }
     }

@@ -3,21 +3,26 @@
 //! connection gets an identity when it opens, is registered for reuse, and
 //! is reported to the endpoint opened and closed.
 
-use crate::connections::Connections;
+use crate::connections::{ConnWriter, Connections, Live};
 use crate::shutdown::Shutdown;
 use crate::sink::Deliver;
 use bytes::Bytes;
 use sip_core::{ConnId, Connection, Received, Transport};
 use sip_message::{Frame, Limits, StreamFramer};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 /// How long an outgoing connection may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long one write may wait for the peer to take the bytes: a peer
+/// that stopped reading is cut off after this long.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What every connection needs: where its traffic goes, the registry, the
 /// limits and the idle timeout.
@@ -65,7 +70,7 @@ pub(crate) async fn connect(
     streams: &Streams,
     peer: SocketAddr,
     local: Option<SocketAddr>,
-) -> std::io::Result<mpsc::UnboundedSender<Bytes>> {
+) -> std::io::Result<ConnWriter> {
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(peer))
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
@@ -80,19 +85,38 @@ fn start(
     stream: TcpStream,
     peer: SocketAddr,
     local: Option<SocketAddr>,
-) -> mpsc::UnboundedSender<Bytes> {
+) -> ConnWriter {
     let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
-    let id = streams.connections.open(peer, tx.clone());
-    tokio::spawn(connection(
-        streams.clone(),
-        stream,
+    let closing = Arc::new(Notify::new());
+    let queued = Arc::new(AtomicUsize::new(0));
+    let writer = ConnWriter::new(tx, queued.clone(), closing.clone());
+    let (id, live) = streams.connections.open(peer, writer.clone());
+    let conn = Conn {
         id,
         peer,
         local,
-        tx.clone(),
-        rx,
-    ));
-    tx
+        writer: writer.clone(),
+        queued,
+        closing,
+        _live: live,
+    };
+    tokio::spawn(connection(streams.clone(), stream, conn, rx));
+    writer
+}
+
+/// One connection's identity and handles, owned by its task.
+struct Conn {
+    id: ConnId,
+    peer: SocketAddr,
+    /// The listener address its messages name, if not its own.
+    local: Option<SocketAddr>,
+    writer: ConnWriter,
+    /// Bytes queued for the writer and not yet written.
+    queued: Arc<AtomicUsize>,
+    /// Notified when the connection must close: its peer stalled.
+    closing: Arc<Notify>,
+    /// Counts the task as running until it ends.
+    _live: Live,
 }
 
 /// Reads and frames one connection until it closes, is idle too long, or
@@ -100,12 +124,18 @@ fn start(
 async fn connection(
     streams: Streams,
     stream: TcpStream,
-    id: ConnId,
-    peer: SocketAddr,
-    local_override: Option<SocketAddr>,
-    tx: mpsc::UnboundedSender<Bytes>,
+    conn: Conn,
     mut rx: mpsc::UnboundedReceiver<Bytes>,
 ) {
+    let Conn {
+        id,
+        peer,
+        local: local_override,
+        writer: tx,
+        queued,
+        closing,
+        _live,
+    } = conn;
     let Ok(local) = stream.local_addr() else {
         streams.connections.close(id);
         return;
@@ -122,10 +152,19 @@ async fn connection(
         local,
     });
     let (mut rd, mut wr) = stream.into_split();
+    let stalled = closing.clone();
     let writer = tokio::spawn(async move {
         while let Some(bytes) = rx.recv().await {
-            if wr.write_all(&bytes).await.is_err() {
-                break;
+            match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&bytes)).await {
+                Ok(Ok(())) => {
+                    queued.fetch_sub(bytes.len(), Ordering::AcqRel);
+                }
+                Ok(Err(_)) => break,
+                Err(_) => {
+                    tracing::info!(peer = %peer, "tcp peer stopped reading: connection closed");
+                    stalled.notify_one();
+                    break;
+                }
             }
         }
         let _ = wr.shutdown().await;
@@ -144,6 +183,10 @@ async fn connection(
         buf.reserve(4096);
         tokio::select! {
             _ = streams.shutdown.wait() => break 'read,
+            _ = closing.notified() => {
+                tracing::info!(peer = %peer, "tcp peer stalled: connection closed");
+                break 'read;
+            }
             r = tokio::time::timeout(streams.idle, rd.read_buf(buf)) => match r {
                 Ok(Ok(0)) | Ok(Err(_)) => break 'read,
                 Ok(Ok(_)) => {}
@@ -184,7 +227,7 @@ async fn connection(
     deliver.closed(id);
     drop(deliver);
     // Responses still being produced hold clones of `tx`; the writer ends
-    // once they are all sent.
+    // once they are all sent (or its peer stalls).
     drop(tx);
     let _ = writer.await;
 }

@@ -110,3 +110,57 @@ fn an_unframeable_stream_gets_its_400_and_is_closed() {
     ua.expect_closed();
     server.stop();
 }
+
+/// A peer that sends requests but stops reading is cut off once its
+/// answers pile up unsent, instead of the server holding them without
+/// bound: the server closes the connection.
+#[test]
+fn a_peer_that_stops_reading_is_cut_off() {
+    use std::io::{ErrorKind, Read, Write};
+    let server = TestServer::start();
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&server.tcp, common::WAIT).expect("connect");
+    stream
+        .set_write_timeout(Some(common::WAIT))
+        .expect("a write timeout");
+    // Every Via is copied into the answer, so each answer is ~30 KB.
+    let padding: Vec<String> = (0..30)
+        .map(|i| {
+            let pad = "x".repeat(1000);
+            format!("Via: SIP/2.0/TCP 192.0.2.{i}:5060;branch=z9hG4bK-pad{i}-{pad}")
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + common::WAIT;
+    let mut closed = false;
+    while std::time::Instant::now() < deadline {
+        let mut req = options_tcp();
+        req.headers.clone_from(&padding);
+        if let Err(e) = stream.write_all(&req.bytes()) {
+            // The server closed the connection under the writer.
+            assert!(
+                matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset),
+                "{e}"
+            );
+            closed = true;
+            break;
+        }
+    }
+    assert!(
+        closed,
+        "the server kept reading from a peer that never reads"
+    );
+    // Reading now finds the end of the stream (or the reset), never a hang.
+    stream
+        .set_read_timeout(Some(common::WAIT))
+        .expect("a read timeout");
+    let mut sink = vec![0u8; 1 << 20];
+    loop {
+        match stream.read(&mut sink) {
+            Ok(0) => break,
+            Ok(_) => continue,
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("tcp read: {e}"),
+        }
+    }
+    server.stop();
+}
