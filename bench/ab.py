@@ -23,16 +23,19 @@ import compare  # noqa: E402  (the measurement helpers)
 
 
 def cpu_per_registration(binary, auth, workdir, args):
-    """One fresh server of `binary`, one fixed-rate SIPp run: µs of server
-    CPU per successful registration, and the failures."""
+    """One fresh server of `binary` (an empty data directory of its own:
+    a server started on the last one's bindings would measure refreshes,
+    not registrations), one fixed-rate SIPp run: µs of server CPU per
+    successful registration, and the failures."""
     compare.LOCUS = binary
-    server = compare.Server("locus", auth, workdir, args.users).start()
-    try:
-        before = compare.cpu_seconds(server.proc.pid)
-        r = compare.run_sipp(server, workdir, args.rate, args.count, args.users, 120)
-        after = compare.cpu_seconds(server.proc.pid)
-    finally:
-        server.stop()
+    with tempfile.TemporaryDirectory(dir=workdir, prefix="run-") as rundir:
+        server = compare.Server("locus", auth, rundir, args.users).start()
+        try:
+            before = compare.cpu_seconds(server.proc.pid)
+            r = compare.run_sipp(server, rundir, args.rate, args.count, args.users, 120)
+            after = compare.cpu_seconds(server.proc.pid)
+        finally:
+            server.stop()
     return (after - before) * 1e6 / max(r["ok"], 1), r["failed"]
 
 

@@ -21,12 +21,40 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use tokio::sync::Notify;
 
-/// What one turn of an endpoint instance produced.
+/// The transmits of one turn of an endpoint instance, sent once its lock
+/// is released; the first needs no allocation (a turn mostly sends one).
 #[derive(Default)]
-struct Outputs {
-    transmits: Vec<Transmit>,
-    ops: Vec<StoreOp>,
-    events: Vec<sip_core::Event>,
+struct Transmits {
+    first: Option<Transmit>,
+    rest: Vec<Transmit>,
+}
+
+impl Transmits {
+    fn push(&mut self, t: Transmit) {
+        match self.first {
+            None => self.first = Some(t),
+            Some(_) => self.rest.push(t),
+        }
+    }
+
+    fn into_iter(self) -> impl Iterator<Item = Transmit> {
+        self.first.into_iter().chain(self.rest)
+    }
+}
+
+/// Where a store operation's result goes: back into the turn that
+/// started it, if it comes before that turn ends, else into a turn of
+/// its own.
+enum Answer {
+    /// The turn is still waiting for it.
+    Waiting,
+    /// It came during the turn.
+    Ready(StoreResult),
+    /// The turn has ended without it; it is in flight (counted for
+    /// shutdown, by this token's life) until it comes.
+    Late { _in_flight: Option<InFlight> },
+    /// It was taken.
+    Done,
 }
 
 /// The endpoint instances and everything that serves them.
@@ -49,6 +77,15 @@ pub(crate) struct Shell {
 
 /// Counts a store operation in flight until dropped.
 struct InFlight(Arc<Shell>);
+
+impl InFlight {
+    /// Counts one more operation of `shell` in flight.
+    fn enter(shell: &Shell) -> Option<InFlight> {
+        let me = shell.me.upgrade()?;
+        shell.in_flight.fetch_add(1, Ordering::AcqRel);
+        Some(InFlight(me))
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
@@ -112,28 +149,40 @@ impl Shell {
 
     /// Gives instance `i` one input with `f`, then acts on what it output;
     /// returns when it next has a timer.
+    ///
+    /// Store operations are started while the instance's lock is held, and
+    /// one the store answers at once (a read from memory, a conflict) is
+    /// fed back in the same turn; one answered later (a write made durable
+    /// by the writer thread, a networked store) comes back through
+    /// [`Shell::complete`] in a turn of its own.
     fn drive(&self, i: usize, f: impl FnOnce(&mut Endpoint)) -> Option<u64> {
-        let mut out = Outputs::default();
+        let mut transmits = Transmits::default();
         let next = {
             let mut ep = self.lock(i);
             f(&mut ep);
-            out.transmits
-                .extend(std::iter::from_fn(|| ep.poll_transmit()));
-            out.ops.extend(std::iter::from_fn(|| ep.poll_store_op()));
-            out.events.extend(std::iter::from_fn(|| ep.poll_event()));
+            while let Some(op) = ep.poll_store_op() {
+                if let Some((id, result)) = self.start(i, op) {
+                    ep.handle_store_result(crate::now_ms(), id, result);
+                }
+            }
+            while let Some(t) = ep.poll_transmit() {
+                transmits.push(t);
+            }
+            // Counting is atomic and logging rare: done under the lock,
+            // so a turn's events need no buffer.
+            if let Some(first) = ep.poll_event() {
+                let now = crate::now_ms();
+                self.metrics.on_event(first, now);
+                while let Some(e) = ep.poll_event() {
+                    self.metrics.on_event(e, now);
+                }
+            }
             ep.poll_timeout()
         };
         if let Some(sender) = self.sender.get() {
-            for t in out.transmits {
+            for t in transmits.into_iter() {
                 sender.send(t);
             }
-        }
-        let now = crate::now_ms();
-        for e in out.events {
-            self.metrics.on_event(e, now);
-        }
-        for op in out.ops {
-            self.run(i, op);
         }
         if let Some(t) = next {
             if t < self.planned_wake.load(Ordering::Relaxed) {
@@ -143,18 +192,29 @@ impl Shell {
         next
     }
 
-    /// Runs a store operation of instance `i`; its result goes back to it.
-    fn run(&self, i: usize, op: StoreOp) {
-        let Some(me) = self.me.upgrade() else {
-            return;
-        };
-        self.in_flight.fetch_add(1, Ordering::AcqRel);
-        let guard = InFlight(me.clone());
+    /// Starts a store operation of instance `i` (whose lock the caller
+    /// holds): its result if the store answered at once, else `None` (the
+    /// result then comes back to the instance later).
+    fn start(&self, i: usize, op: StoreOp) -> Option<(OpId, StoreResult)> {
+        let me = self.me.upgrade()?;
         let id = op.id;
         let now = crate::now_ms();
-        let back = move |result: StoreResult| {
-            me.complete(i, id, result);
-            drop(guard);
+        let slot = Arc::new(Mutex::new(Answer::Waiting));
+        let back = {
+            let slot = slot.clone();
+            move |result: StoreResult| {
+                let mut s = slot.lock().unwrap_or_else(PoisonError::into_inner);
+                if matches!(*s, Answer::Waiting) {
+                    *s = Answer::Ready(result);
+                    return;
+                }
+                // The turn has moved on: a turn of its own, after which
+                // the operation is no longer in flight.
+                let in_flight = std::mem::replace(&mut *s, Answer::Done);
+                drop(s);
+                me.complete(i, id, result);
+                drop(in_flight);
+            }
         };
         match op.kind {
             StoreOpKind::Fetch { aor } => self.store.fetch(
@@ -198,9 +258,20 @@ impl Shell {
                 );
             }
         }
+        let mut s = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        match std::mem::replace(&mut *s, Answer::Done) {
+            Answer::Ready(result) => Some((id, result)),
+            _ => {
+                // Not answered yet: counted in flight until it is.
+                *s = Answer::Late {
+                    _in_flight: InFlight::enter(self),
+                };
+                None
+            }
+        }
     }
 
-    /// A store result for instance `i`.
+    /// A store result for instance `i`, answered after its turn.
     fn complete(&self, i: usize, id: OpId, result: StoreResult) {
         let now = crate::now_ms();
         self.drive(i, |ep| ep.handle_store_result(now, id, result));

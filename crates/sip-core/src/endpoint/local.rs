@@ -41,11 +41,31 @@ pub(super) enum LocalAnswer {
 /// Where the response to `msg` goes: to the multicast group when the
 /// server answers there, else back as [`super::answer_to`] says.
 pub(super) fn destination(msg: &Message, ctx: &RequestContext<'_>, to_group: bool) -> Destination {
+    let by_via = response_destination(msg, ctx.source);
+    answer_destination(
+        to_group,
+        ctx.transport,
+        ctx.source,
+        ctx.local,
+        ctx.conn,
+        by_via,
+    )
+}
+
+/// [`destination`] with the §18.2.2 address `by_via` already found (while
+/// writing the answer, from the Via parsed once).
+pub(super) fn answer_destination(
+    to_group: bool,
+    transport: Transport,
+    source: std::net::SocketAddr,
+    local: std::net::SocketAddr,
+    conn: Option<crate::transport::ConnId>,
+    by_via: std::net::SocketAddr,
+) -> Destination {
     if to_group {
         return Destination::socket(Transport::Udp, MULTICAST_GROUP, None);
     }
-    let by_via = response_destination(msg, ctx.source);
-    super::answer_to(ctx.transport, ctx.source, ctx.local, ctx.conn, by_via)
+    super::answer_to(transport, source, local, conn, by_via)
 }
 
 impl Endpoint {

@@ -48,7 +48,7 @@ use crate::reply::Reply;
 use crate::response::{fallback_error_response, write_reply, TagGenerator};
 use crate::rng::Rng;
 use crate::security::Security;
-use crate::transaction::ServerTable;
+use crate::transaction::{KeyHasher, ServerTable};
 use crate::transport::{ConnId, Connection, Destination};
 use bytes::Bytes;
 use sip_message::{Limits, Message, Method};
@@ -95,9 +95,11 @@ pub struct Endpoint {
     /// Keys the To-tags of answers to messages that did not parse.
     fallback_tags: ahash::RandomState,
     local: ServerTable<local::LocalTx>,
-    registers: HashMap<OpId, register::Registration>,
+    /// REGISTERs waiting for the store, by the operation they wait for
+    /// (boxed: a registration moves between operations as a pointer).
+    registers: HashMap<OpId, Box<register::Registration>, KeyHasher>,
     proxy: Proxy,
-    connections: HashMap<ConnId, Connection>,
+    connections: HashMap<ConnId, Connection, KeyHasher>,
     housekeeping_at: Option<u64>,
     out: Outbox,
 }
@@ -119,9 +121,9 @@ impl Endpoint {
             tags: TagGenerator::new(&mut rng),
             fallback_tags: rng.hasher(),
             local: ServerTable::new(rng.hasher()),
-            registers: HashMap::new(),
+            registers: HashMap::with_hasher(rng.hasher()),
             proxy,
-            connections: HashMap::new(),
+            connections: HashMap::with_hasher(rng.hasher()),
             housekeeping_at: None,
             out: Outbox::default(),
             cfg: cfg.core,

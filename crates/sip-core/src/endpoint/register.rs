@@ -8,7 +8,6 @@
 //! further trip through the endpoint; the endpoint then records it for
 //! retransmissions.
 
-use super::local::destination;
 use super::Endpoint;
 use crate::context::RequestContext;
 use crate::io::{Event, StoreOpKind, StoreResult, Transmit, WriteOp};
@@ -16,7 +15,7 @@ use crate::registrar::PendingRegister;
 use crate::reply::Reply;
 use crate::response::start_response_to;
 use crate::transaction::TransactionKey;
-use crate::transport::Destination;
+use crate::transport::{ConnId, Destination, Transport};
 use bytes::Bytes;
 use location_model::{Snapshot, Written};
 use sip_message::Message;
@@ -31,7 +30,11 @@ pub(super) struct Registration {
     key: TransactionKey,
     req: Message,
     source: SocketAddr,
-    reply_to: Destination,
+    local: SocketAddr,
+    transport: Transport,
+    conn: Option<ConnId>,
+    /// Answers go to the multicast group (RFC 2543 §1.4.3).
+    to_group: bool,
     pending: PendingRegister,
     conflicts: u8,
     /// While a write is outstanding: the 200 and the 500 it carries, one
@@ -50,26 +53,28 @@ impl Endpoint {
         pending: PendingRegister,
     ) {
         let aor = pending.aor.clone();
-        let reply_to = destination(&req, ctx, to_group);
         let id = self.out.store(StoreOpKind::Fetch { aor });
         self.registers.insert(
             id,
-            Registration {
+            Box::new(Registration {
                 key,
                 req,
                 source: ctx.source,
-                reply_to,
+                local: ctx.local,
+                transport: ctx.transport,
+                conn: ctx.conn,
+                to_group,
                 pending,
                 conflicts: 0,
                 answers: None,
-            },
+            }),
         );
     }
 
     /// The store's answer for a REGISTER.
     pub(super) fn register_result(
         &mut self,
-        mut reg: Registration,
+        mut reg: Box<Registration>,
         result: StoreResult,
         now_ms: u64,
     ) {
@@ -116,14 +121,16 @@ impl Endpoint {
 
     /// The registrar's decision on the AOR as `snapshot` shows it: a
     /// rejection answered now, or the new set written with its answers.
-    fn decide_register(&mut self, mut reg: Registration, snapshot: Snapshot, now_ms: u64) {
+    fn decide_register(&mut self, mut reg: Box<Registration>, snapshot: Snapshot, now_ms: u64) {
         let mut set = snapshot.bindings;
         if let Err(reply) = reg.pending.apply(&mut set, now_ms) {
             return self.answer_register(&reg, &reply, now_ms);
         }
         let reply = reg.pending.bindings_response(&set, now_ms);
         let tag = self.tags.tag_for(&reg.req);
-        let (mut ok, _) = start_response_to(&reg.req, reply.code, &reply.reason, reg.source, &tag);
+        let (mut ok, by_via) =
+            start_response_to(&reg.req, reply.code, &reply.reason, reg.source, &tag);
+        let reply_to = reg.reply_to(by_via);
         let mut failed = ok.with_status(500, "Location Store Write Failed");
         failed.header("Retry-After", "5");
         for (name, value) in &reply.headers {
@@ -136,12 +143,12 @@ impl Endpoint {
             expected: snapshot.version,
             bindings: set,
             on_success: Some(Transmit {
-                dest: reg.reply_to.clone(),
+                dest: reply_to.clone(),
                 bytes: ok.clone(),
                 branch: None,
             }),
             on_failure: Some(Transmit {
-                dest: reg.reply_to.clone(),
+                dest: reply_to,
                 bytes: failed.clone(),
                 branch: None,
             }),
@@ -154,17 +161,32 @@ impl Endpoint {
     /// failure before any write).
     fn answer_register(&mut self, reg: &Registration, reply: &Reply, now_ms: u64) {
         let tag = self.tags.tag_for(&reg.req);
-        let (bytes, _) = crate::response::write_reply(&reg.req, reg.source, reply, &tag);
+        let (bytes, by_via) = crate::response::write_reply(&reg.req, reg.source, reply, &tag);
         let bytes = Bytes::from(bytes);
         if self
             .local
             .send_final(&reg.key, reply.code, bytes.clone(), now_ms)
         {
             self.out.transmit(Transmit {
-                dest: reg.reply_to.clone(),
+                dest: reg.reply_to(by_via),
                 bytes,
                 branch: None,
             });
         }
+    }
+}
+
+impl Registration {
+    /// Where its answer goes, `by_via` being the address §18.2.2 gives
+    /// (found while the answer was written, from the Via parsed once).
+    fn reply_to(&self, by_via: SocketAddr) -> Destination {
+        super::local::answer_destination(
+            self.to_group,
+            self.transport,
+            self.source,
+            self.local,
+            self.conn,
+            by_via,
+        )
     }
 }

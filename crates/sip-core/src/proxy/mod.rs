@@ -92,7 +92,7 @@ pub struct Proxy {
     servers: ServerTable<Upstream>,
     branches: HashMap<ClientKey, Branch, KeyHasher>,
     branch_timers: TimerQueue<ClientKey>,
-    lookups: HashMap<u64, LookupFor>,
+    lookups: HashMap<u64, LookupFor, KeyHasher>,
 }
 
 impl Proxy {
@@ -117,7 +117,7 @@ impl Proxy {
             servers: ServerTable::new(rng.hasher()),
             branches: HashMap::with_hasher(rng.hasher()),
             branch_timers: TimerQueue::new(),
-            lookups: HashMap::new(),
+            lookups: HashMap::with_hasher(rng.hasher()),
         }
     }
 
