@@ -162,6 +162,11 @@ class Server:
                 cmd += ["-A", "WITH_DB", "-A", f'DBURL="sqlite://{db}"']
         else:
             data = os.path.join(self.workdir, f"{self.name}-data")
+            if fresh:
+                # A fresh server starts empty: the data of an earlier run
+                # of the same name would turn its registrations into
+                # refreshes.
+                shutil.rmtree(data, ignore_errors=True)
             cmd = [LOCUS, "serve", "--listen", f"udp:127.0.0.1:{self.port}",
                    "--domain", DOMAIN, "--data-dir", data, "--log-level", "warn",
                    "--min-expires", "60", "--max-expires", "7200", "--rate-limit", "0"]

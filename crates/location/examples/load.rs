@@ -20,7 +20,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use location::{Binding, LocationStore, MemoryStore, SqliteStore};
+use location::{Binding, LocationStore, MemoryStore, SqliteStore, StoreExt};
 
 /// Fixed "now" so runs are comparable; bindings expire an hour later.
 const NOW_MS: u64 = 1_700_000_000_000;
@@ -83,7 +83,7 @@ async fn insert<S: LocationStore>(store: &S, aors: usize, batch: usize) {
                 let b = binding(n, 1, NOW_MS);
                 store.update(key, NOW_MS, move |set| {
                     set.clear();
-                    set.push(b);
+                    set.push(b.clone());
                     Ok::<_, ()>(())
                 })
             })
@@ -170,7 +170,7 @@ async fn reopen(dir: &Path) {
     let rss1 = rss();
     let count = (0..)
         .map(aor)
-        .take_while(|a| !store.lookup(a, NOW_MS + 2_000).is_empty())
+        .take_while(|a| !store.bindings(a, NOW_MS + 2_000).unwrap().is_empty())
         .count();
     println!(
         "reopen: {count} bindings in {:.2} s wall, {:.2} s CPU; RSS growth {:.0} bytes/binding",
@@ -179,7 +179,7 @@ async fn reopen(dir: &Path) {
         (rss1 - rss0) as f64 / count.max(1) as f64
     );
     let t2 = Instant::now();
-    store.close().await.unwrap();
+    store.closed().await.unwrap();
     println!("close: {:.2} s", t2.elapsed().as_secs_f64());
 }
 

@@ -1,5 +1,8 @@
 //! The location service of RFC 3261 §10: the bindings of each
-//! address-of-record (AOR) to its contacts.
+//! address-of-record (AOR) to its contacts, behind the store seam of
+//! `location-model` ([`LocationStore`]: a snapshot read and a versioned
+//! compare-and-set per AOR), and the account database of digest
+//! authentication.
 //!
 //! # Design
 //!
@@ -7,21 +10,29 @@
 //!   byte string (`codec.rs`: a format version byte, then varints and
 //!   length-prefixed text; the AOR is the key, not repeated). The same
 //!   bytes are the in-memory value and the database value, so a change is
-//!   encoded once. They are decoded to `Vec<Binding>` only in
-//!   [`LocationStore::update`] and [`LocationStore::lookup`].
+//!   encoded once. They are decoded to `Vec<Binding>` only when read
+//!   ([`LocationStore::fetch`], [`LocationStore::lookup`]).
 //! * **Hot table.** Every stored set is held in memory, in 64 shards keyed
 //!   by a hash of the AOR, each behind its own mutex: lookups and
 //!   registrations of different AORs rarely contend and there is no global
-//!   lock. A shard maps `Arc<str>` (the AOR, allocated once) to the encoded
-//!   set (one allocation). [`LocationStore::update`] runs the registrar's
-//!   closure on a decoded copy of the AOR's live set under the shard lock
-//!   (a compare-and-set), so an `Err` from the closure changes nothing.
-//! * **Expiry index.** Each shard also keeps an ordered set of
-//!   `(expires_at_ms, aor)` sharing the map's `Arc<str>` (no string copies),
-//!   one entry per distinct instant of an AOR, kept in step eagerly on every
-//!   change (so no stale entries, and [`LocationStore::next_expiry`] is the
-//!   exact first entry). [`LocationStore::purge_expired`] takes only the
-//!   due prefix and re-checks those AORs: no scan of the table.
+//!   lock. In a shard, each AOR is one heap block holding the AOR and its
+//!   encoded set, in a slot vector indexed by a `hashbrown` table of slot
+//!   numbers (16 bytes of slot and 4 of index per AOR).
+//! * **Versions are the sets themselves.** A fetch returns the live
+//!   bindings and, as their [`Version`], a copy of the stored encoded set;
+//!   [`LocationStore::write`] compares it with the stored set under the
+//!   shard lock and installs the new set only if they are equal, otherwise
+//!   answers [`Written::Conflict`] with the AOR as it is. Two states that
+//!   encode alike are the same state, so the comparison is exact, and it
+//!   costs no memory per AOR.
+//! * **Expiry index.** Each shard keeps a coarse expiry wheel: one-second
+//!   buckets (a `BTreeMap` from bucket to slot numbers), each AOR listed in
+//!   the buckets of its bindings' expiries. A refresh leaves the AOR's old
+//!   bucket stale rather than searching for it; a purge visits only the
+//!   due buckets, re-checks those AORs and skips stale entries, so expired
+//!   bindings leave memory within a second without a scan of the table,
+//!   and [`LocationStore::next_expiry`] is the first bucket's end. Readers
+//!   never see an expired binding: every read filters by time.
 //! * **Durable writer.** [`SqliteStore`] adds one writer thread (a plain OS
 //!   thread, not the async runtime) owning the SQLite connection. A changed
 //!   set is sent to it over a channel while the shard lock is still held, so
@@ -37,9 +48,9 @@
 //!   default, slept through so queued jobs cost no wake-up), appends them
 //!   all in one transaction (one row per AOR: its last set in the batch),
 //!   commits with `synchronous=FULL` (one fsync for the whole group) and
-//!   only then completes each job: its oneshot (the `update` future) or its
-//!   callback (`update_then`, run on the writer thread). A 200 OK is a
-//!   promise.
+//!   only then completes each job: it calls the write's [`Done`] on the
+//!   writer thread, so the caller's answer (the 200 OK) can leave from
+//!   there with no task to wake. A 200 OK is a promise.
 //! * **Compaction.** When the journal passes 50,000 rows (after a commit) or
 //!   holds 1,000 and the writer has been idle for 500 ms, the writer folds
 //!   the oldest 2,000 journal rows into `aors` in key order (latest wins,
@@ -63,13 +74,18 @@
 //!   what expired. [`read_bindings`] reads `aors` and the journal in one
 //!   read transaction, read-only, while a server runs (WAL mode).
 //!
-//! # Cost (`examples/load.rs`, release build, 2 vCPU VM, ext4 on virtio)
+//! # Cost
 //!
+//! Current figures (memory per binding, warm restart, CPU per registration
+//! under load) are in `docs/PERFORMANCE.md`. The table below is the
+//! measurement that chose the log-structured file over a row per binding
+//! (`examples/load.rs`, release build, 2 vCPU VM, ext4 on virtio; the hot
+//! table has since shrunk to about 200 B per binding):
 //! 1,000,000 AORs with one typical binding each (~40 B contact and
 //! Call-ID, received and local addresses, a 20 B User-Agent), 64 updates
 //! in flight, then 200,000 refreshes of random AORs:
 //!
-//! | | first design (row per binding) | this design |
+//! | | first design (row per binding) | log-structured file |
 //! |---|---|---|
 //! | resident memory per binding | 935 B | 375 B |
 //! | CPU per insert (whole process) | 22.4 µs | 10.5 µs |
@@ -84,8 +100,9 @@
 //! refresh and 366 B per binding.
 //!
 //! * **Users.** The accounts of digest authentication live in the same
-//!   database (table `users`); see [`UserStore`], [`SqliteUsers`] and the
-//!   in-memory [`UserCache`] the server authenticates from.
+//!   database (table `users`); see [`SqliteUsers`] (a [`UserStore`]) and
+//!   the in-memory [`UserCache`] (a [`UserDirectory`]) the server
+//!   authenticates from.
 //!
 //! [`MemoryStore`] is the hot table alone, for tests and for running without
 //! persistence. The store holds no clock: callers pass `now_ms`
@@ -93,18 +110,19 @@
 
 #![warn(missing_docs)]
 
-mod binding;
 mod codec;
-mod error;
+mod db_error;
 mod hot;
 mod memory;
 mod sqlite;
-mod store;
+mod update;
 mod users;
 
-pub use binding::{Binding, ContactAction};
-pub use error::StoreError;
+pub use location_model::{
+    Binding, ContactAction, Done, Ha1Set, LocationStore, Snapshot, StoreError, User, UserDirectory,
+    UserStore, Version, Written,
+};
 pub use memory::MemoryStore;
 pub use sqlite::{read_bindings, SqliteStore, DB_FILE, DEFAULT_COMMIT_WINDOW};
-pub use store::LocationStore;
-pub use users::{Ha1Set, SqliteUsers, User, UserCache, UserDirectory, UserStore, UsersTx};
+pub use update::StoreExt;
+pub use users::{SqliteUsers, UserCache, UsersTx};

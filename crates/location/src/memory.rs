@@ -1,15 +1,13 @@
 //! The in-memory backend: the hot table alone, nothing durable.
 
-use std::future::{ready, Future};
-
 use crate::hot::HotTable;
-use crate::{Binding, LocationStore, StoreError};
+use crate::{Binding, Done, LocationStore, Snapshot, Version, Written};
 
 /// A location store that lives only in memory.
 ///
 /// Used by tests and by deployments that accept losing registrations on
-/// restart. Updates are complete (and their futures ready) as soon as
-/// `update` returns.
+/// restart. Every operation completes (and calls its [`Done`]) before it
+/// returns.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     hot: HotTable,
@@ -23,32 +21,30 @@ impl MemoryStore {
 }
 
 impl LocationStore for MemoryStore {
-    fn update<T, E, F>(
+    fn fetch(&self, aor: &str, now_ms: u64, done: Done<Snapshot>) {
+        done(Ok(self.hot.fetch(aor, now_ms)));
+    }
+
+    fn write(
         &self,
         aor: &str,
+        expected: &Version,
+        set: Vec<Binding>,
         now_ms: u64,
-        change: F,
-    ) -> impl Future<Output = Result<Result<T, E>, StoreError>> + Send + 'static
-    where
-        T: Send + 'static,
-        E: Send + 'static,
-        F: FnOnce(&mut Vec<Binding>) -> Result<T, E> + Send + 'static,
-    {
-        ready(self.hot.apply(aor, now_ms, change, |_, value| Ok(value)))
+        done: Done<Written>,
+    ) {
+        done(
+            self.hot
+                .write(aor, expected, set, now_ms, |_| Ok(()))
+                .map(|outcome| match outcome {
+                    Ok(()) => Written::Stored,
+                    Err(now) => Written::Conflict(now),
+                }),
+        );
     }
 
-    fn update_then<T, E, F, D>(&self, aor: &str, now_ms: u64, change: F, done: D)
-    where
-        T: Send + 'static,
-        E: Send + 'static,
-        F: FnOnce(&mut Vec<Binding>) -> Result<T, E> + Send + 'static,
-        D: FnOnce(Result<Result<T, E>, StoreError>) + Send + 'static,
-    {
-        done(self.hot.apply(aor, now_ms, change, |_, value| Ok(value)));
-    }
-
-    fn lookup(&self, aor: &str, now_ms: u64) -> Vec<Binding> {
-        self.hot.lookup(aor, now_ms)
+    fn lookup(&self, aors: &[String], now_ms: u64, done: Done<Vec<Binding>>) {
+        done(Ok(self.hot.lookup_first(aors, now_ms)));
     }
 
     fn purge_expired(&self, now_ms: u64) -> Vec<Binding> {
@@ -59,7 +55,7 @@ impl LocationStore for MemoryStore {
         self.hot.next_expiry()
     }
 
-    fn close(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
-        ready(Ok(()))
+    fn close(&self, done: Done<()>) {
+        done(Ok(()));
     }
 }

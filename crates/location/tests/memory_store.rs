@@ -2,8 +2,8 @@
 
 mod common;
 
-use common::{binding, contacts, set_to, ALICE, BOB};
-use location::{LocationStore, MemoryStore};
+use common::{binding, contacts, set_to, snapshot, ALICE, BOB};
+use location::{LocationStore, MemoryStore, StoreExt, Written};
 
 #[tokio::test]
 async fn update_inserts_modifies_and_removes() {
@@ -13,7 +13,7 @@ async fn update_inserts_modifies_and_removes() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(contacts(&store.lookup(ALICE, 0)), ["sip:a@h1"]);
+    assert_eq!(contacts(&store.bindings(ALICE, 0).unwrap()), ["sip:a@h1"]);
 
     let seen = store
         .update(ALICE, 0, |set| {
@@ -25,7 +25,7 @@ async fn update_inserts_modifies_and_removes() {
         .unwrap()
         .unwrap();
     assert_eq!(seen, 2);
-    let now = store.lookup(ALICE, 0);
+    let now = store.bindings(ALICE, 0).unwrap();
     assert_eq!(contacts(&now), ["sip:a@h1", "sip:a@h2"]);
     assert_eq!(now[0].expires_at_ms, 200);
 
@@ -37,8 +37,8 @@ async fn update_inserts_modifies_and_removes() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(contacts(&store.lookup(ALICE, 0)), ["sip:a@h2"]);
-    assert!(store.lookup(BOB, 0).is_empty());
+    assert_eq!(contacts(&store.bindings(ALICE, 0).unwrap()), ["sip:a@h2"]);
+    assert!(store.bindings(BOB, 0).unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -49,7 +49,7 @@ async fn closure_error_changes_nothing() {
         .await
         .unwrap()
         .unwrap();
-    let before = store.lookup(ALICE, 0);
+    let before = store.bindings(ALICE, 0).unwrap();
     let outcome = store
         .update(ALICE, 0, |set| {
             set.clear();
@@ -58,7 +58,7 @@ async fn closure_error_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(outcome, Err("interval too brief"));
-    assert_eq!(store.lookup(ALICE, 0), before);
+    assert_eq!(store.bindings(ALICE, 0).unwrap(), before);
     assert_eq!(store.next_expiry(), Some(999));
 }
 
@@ -108,10 +108,13 @@ async fn lookup_purge_and_next_expiry_follow_the_clock() {
         .unwrap();
     assert_eq!(store.next_expiry(), Some(1_999));
     assert_eq!(
-        contacts(&store.lookup(ALICE, 999)),
+        contacts(&store.bindings(ALICE, 999).unwrap()),
         ["sip:a@h1", "sip:a@h2"]
     );
-    assert_eq!(contacts(&store.lookup(ALICE, 1_000)), ["sip:a@h2"]);
+    assert_eq!(
+        contacts(&store.bindings(ALICE, 1_000).unwrap()),
+        ["sip:a@h2"]
+    );
 
     // Memory is reclaimed once the expiry's whole second has passed.
     assert!(store.purge_expired(1_998).is_empty());
@@ -119,8 +122,8 @@ async fn lookup_purge_and_next_expiry_follow_the_clock() {
     removed.sort_by(|x, y| x.contact.cmp(&y.contact));
     assert_eq!(contacts(&removed), ["sip:a@h1", "sip:b@h1"]);
     assert_eq!(store.next_expiry(), Some(3_999));
-    assert_eq!(contacts(&store.lookup(ALICE, 0)), ["sip:a@h2"]);
-    assert!(store.lookup(BOB, 0).is_empty());
+    assert_eq!(contacts(&store.bindings(ALICE, 0).unwrap()), ["sip:a@h2"]);
+    assert!(store.bindings(BOB, 0).unwrap().is_empty());
     assert_eq!(contacts(&store.purge_expired(10_000)), ["sip:a@h2"]);
     assert_eq!(store.next_expiry(), None);
 }
@@ -139,7 +142,7 @@ async fn duplicate_contacts_from_a_closure_collapse_to_the_last() {
         .await
         .unwrap()
         .unwrap();
-    let set = store.lookup(ALICE, 0);
+    let set = store.bindings(ALICE, 0).unwrap();
     assert_eq!(set.len(), 1);
     assert_eq!(set[0].cseq, 9);
     assert_eq!(store.next_expiry(), Some(999));
@@ -167,5 +170,43 @@ async fn concurrent_read_modify_write_loses_nothing() {
     for task in tasks {
         task.await.unwrap().unwrap().unwrap();
     }
-    assert_eq!(store.lookup(ALICE, 0)[0].cseq, 200);
+    assert_eq!(store.bindings(ALICE, 0).unwrap()[0].cseq, 200);
+}
+
+/// The compare-and-set of the seam: of two writes decided on the same
+/// snapshot, the second is refused with the AOR as the first left it, and
+/// changes nothing; decided again on that, it goes through.
+#[test]
+fn a_write_on_a_stale_snapshot_conflicts_and_changes_nothing() {
+    let store = MemoryStore::new();
+    let seen = snapshot(&store, ALICE);
+    assert!(seen.bindings.is_empty());
+    let outcome = |store: &MemoryStore, snapshot: &location::Snapshot, contact: &str| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut set = snapshot.bindings.clone();
+        set.push(binding(ALICE, contact, 100));
+        store.write(
+            ALICE,
+            &snapshot.version,
+            set,
+            0,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.try_recv()
+            .expect("answered at once")
+            .expect("no store error")
+    };
+    assert_eq!(outcome(&store, &seen, "sip:a@h1"), Written::Stored);
+    let Written::Conflict(now) = outcome(&store, &seen, "sip:a@h2") else {
+        panic!("the second write was decided on a stale snapshot");
+    };
+    assert_eq!(contacts(&now.bindings), ["sip:a@h1"]);
+    assert_eq!(contacts(&store.bindings(ALICE, 0).unwrap()), ["sip:a@h1"]);
+    assert_eq!(outcome(&store, &now, "sip:a@h2"), Written::Stored);
+    assert_eq!(
+        contacts(&store.bindings(ALICE, 0).unwrap()),
+        ["sip:a@h1", "sip:a@h2"]
+    );
 }

@@ -4,9 +4,17 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{binding, contacts, set_to, ALICE, BOB};
-use location::{read_bindings, Binding, LocationStore, SqliteStore, StoreError, DB_FILE};
+use common::{binding, contacts, set_to, snapshot, ALICE, BOB};
+use location::{
+    read_bindings, Binding, LocationStore, SqliteStore, StoreError, StoreExt, Version, Written,
+    DB_FILE,
+};
 use tempfile::TempDir;
+
+/// Upper bound for a wait on a callback (a hang guard, not a performance
+/// threshold): a callback that never runs fails the test instead of
+/// hanging it.
+const WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 fn open(dir: &TempDir, now_ms: u64) -> SqliteStore {
     SqliteStore::open(dir.path(), now_ms).unwrap()
@@ -23,7 +31,7 @@ async fn open_creates_the_directory_and_database() {
     let store = SqliteStore::open(&data, 0).unwrap();
     assert!(data.join(DB_FILE).is_file());
     assert!(read_bindings(&data, None, 0).unwrap().is_empty());
-    store.close().await.unwrap();
+    store.closed().await.unwrap();
 }
 
 #[tokio::test]
@@ -36,7 +44,7 @@ async fn updates_are_on_disk_when_acknowledged() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(on_disk(&dir, ALICE), store.lookup(ALICE, 0));
+    assert_eq!(on_disk(&dir, ALICE), store.bindings(ALICE, 0).unwrap());
 
     store
         .update(ALICE, 0, |set| {
@@ -67,8 +75,8 @@ async fn updates_are_on_disk_when_acknowledged() {
         .unwrap()
         .unwrap();
     assert!(on_disk(&dir, ALICE).is_empty());
-    assert!(store.lookup(ALICE, 0).is_empty());
-    store.close().await.unwrap();
+    assert!(store.bindings(ALICE, 0).unwrap().is_empty());
+    store.closed().await.unwrap();
 }
 
 #[tokio::test]
@@ -80,7 +88,7 @@ async fn closure_error_changes_neither_memory_nor_disk() {
         .await
         .unwrap()
         .unwrap();
-    let before = store.lookup(ALICE, 0);
+    let before = store.bindings(ALICE, 0).unwrap();
     let outcome = store
         .update(ALICE, 0, |set| {
             set.push(binding(ALICE, "sip:a@h2", 100));
@@ -89,9 +97,9 @@ async fn closure_error_changes_neither_memory_nor_disk() {
         .await
         .unwrap();
     assert_eq!(outcome, Err(423));
-    assert_eq!(store.lookup(ALICE, 0), before);
+    assert_eq!(store.bindings(ALICE, 0).unwrap(), before);
     assert_eq!(on_disk(&dir, ALICE), before);
-    store.close().await.unwrap();
+    store.closed().await.unwrap();
 }
 
 #[tokio::test]
@@ -116,12 +124,12 @@ async fn every_field_survives_a_restart() {
             .await
             .unwrap()
             .unwrap();
-        store.close().await.unwrap();
+        store.closed().await.unwrap();
     }
     let store = open(&dir, 1);
-    assert_eq!(store.lookup(ALICE, 1), set);
+    assert_eq!(store.bindings(ALICE, 1).unwrap(), set);
     assert_eq!(store.next_expiry(), Some(5_999));
-    store.close().await.unwrap();
+    store.closed().await.unwrap();
 }
 
 async fn register_many(store: &SqliteStore, count: usize) -> Vec<Binding> {
@@ -142,9 +150,9 @@ async fn register_many(store: &SqliteStore, count: usize) -> Vec<Binding> {
 async fn assert_reloaded(dir: &TempDir, expected: &[Binding]) {
     let store = open(dir, 0);
     for b in expected {
-        assert_eq!(store.lookup(&b.aor, 0), std::slice::from_ref(b));
+        assert_eq!(store.bindings(&b.aor, 0).unwrap(), std::slice::from_ref(b));
     }
-    store.close().await.unwrap();
+    store.closed().await.unwrap();
 }
 
 #[tokio::test]
@@ -191,12 +199,12 @@ async fn expired_rows_are_not_loaded_and_are_dropped() {
         std::mem::forget(store);
     }
     let store = open(&dir, 200);
-    assert_eq!(contacts(&store.lookup(ALICE, 0)), ["sip:a@h2"]);
-    assert!(store.lookup(BOB, 0).is_empty());
+    assert_eq!(contacts(&store.bindings(ALICE, 0).unwrap()), ["sip:a@h2"]);
+    assert!(store.bindings(BOB, 0).unwrap().is_empty());
     assert_eq!(store.next_expiry(), Some(999));
     // Gone from the file too, not merely hidden.
     assert_eq!(read_bindings(dir.path(), None, 0).unwrap().len(), 1);
-    store.close().await.unwrap();
+    store.closed().await.unwrap();
 }
 
 #[tokio::test]
@@ -225,15 +233,15 @@ async fn purge_removes_due_bindings_from_memory_and_disk_drops_them_later() {
     removed.sort_by(|x, y| x.contact.cmp(&y.contact));
     assert_eq!(contacts(&removed), ["sip:a@h1", "sip:b@h1"]);
     assert_eq!(store.next_expiry(), Some(3_999));
-    assert_eq!(contacts(&store.lookup(ALICE, 0)), ["sip:a@h2"]);
-    store.close().await.unwrap();
+    assert_eq!(contacts(&store.bindings(ALICE, 0).unwrap()), ["sip:a@h2"]);
+    store.closed().await.unwrap();
     // Expiry writes nothing: on disk the due bindings are hidden by time...
     assert_eq!(
         contacts(&read_bindings(dir.path(), None, 100).unwrap()),
         ["sip:a@h2"]
     );
     // ...and compaction (here: on the next open) drops them from the file.
-    open(&dir, 100).close().await.unwrap();
+    open(&dir, 100).closed().await.unwrap();
     assert_eq!(
         contacts(&read_bindings(dir.path(), None, 0).unwrap()),
         ["sip:a@h2"]
@@ -252,7 +260,7 @@ async fn a_thousand_concurrent_updates_are_all_durable() {
                 let added = binding(&aor, &format!("sip:device{i}@192.0.2.1"), 10_000);
                 store
                     .update(&aor, 0, move |set| {
-                        set.push(added);
+                        set.push(added.clone());
                         Ok::<_, ()>(())
                     })
                     .await
@@ -269,12 +277,13 @@ async fn a_thousand_concurrent_updates_are_all_durable() {
     for user in 0..250 {
         assert_eq!(
             reopened
-                .lookup(&format!("sip:user{user}@example.com"), 0)
+                .bindings(&format!("sip:user{user}@example.com"), 0)
+                .unwrap()
                 .len(),
             4
         );
     }
-    reopened.close().await.unwrap();
+    reopened.closed().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -292,12 +301,12 @@ async fn updates_to_one_aor_apply_in_call_order() {
     for update in pending {
         update.await.unwrap().unwrap();
     }
-    assert_eq!(store.lookup(ALICE, 0)[0].cseq, 299);
+    assert_eq!(store.bindings(ALICE, 0).unwrap()[0].cseq, 299);
     assert_eq!(on_disk(&dir, ALICE)[0].cseq, 299);
     std::mem::forget(store);
     let reopened = open(&dir, 0);
-    assert_eq!(reopened.lookup(ALICE, 0)[0].cseq, 299);
-    reopened.close().await.unwrap();
+    assert_eq!(reopened.bindings(ALICE, 0).unwrap()[0].cseq, 299);
+    reopened.closed().await.unwrap();
 }
 
 #[tokio::test]
@@ -332,7 +341,7 @@ async fn read_bindings_sees_commits_while_open_in_listing_order() {
     assert!(read_bindings(dir.path(), Some("sip:nobody@example.com"), 0)
         .unwrap()
         .is_empty());
-    store.close().await.unwrap();
+    store.closed().await.unwrap();
 }
 
 #[test]
@@ -347,7 +356,7 @@ fn read_bindings_reports_a_missing_database() {
 #[tokio::test]
 async fn a_newer_schema_is_refused() {
     let dir = TempDir::new().unwrap();
-    open(&dir, 0).close().await.unwrap();
+    open(&dir, 0).closed().await.unwrap();
     let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
     conn.pragma_update(None, "user_version", 99).unwrap();
     drop(conn);
@@ -370,13 +379,13 @@ async fn close_is_idempotent_and_refuses_later_changes() {
         .await
         .unwrap()
         .unwrap();
-    store.close().await.unwrap();
-    store.close().await.unwrap();
+    store.closed().await.unwrap();
+    store.closed().await.unwrap();
     let refused = store
         .update(ALICE, 0, set_to(vec![binding(ALICE, "sip:a@h2", 100)]))
         .await;
     assert!(matches!(refused, Err(StoreError::Closed)));
-    assert_eq!(contacts(&store.lookup(ALICE, 0)), ["sip:a@h1"]);
+    assert_eq!(contacts(&store.bindings(ALICE, 0).unwrap()), ["sip:a@h1"]);
     assert_eq!(contacts(&on_disk(&dir, ALICE)), ["sip:a@h1"]);
 }
 
@@ -402,7 +411,7 @@ async fn a_failed_commit_fails_the_update_and_restores_memory() {
         .await
         .unwrap()
         .unwrap();
-    let before = store.lookup(ALICE, 0);
+    let before = store.bindings(ALICE, 0).unwrap();
     let saboteur = sabotage(&dir);
 
     let failed = store
@@ -413,7 +422,7 @@ async fn a_failed_commit_fails_the_update_and_restores_memory() {
         })
         .await;
     assert!(matches!(failed, Err(StoreError::CommitFailed)));
-    assert_eq!(store.lookup(ALICE, 0), before);
+    assert_eq!(store.bindings(ALICE, 0).unwrap(), before);
     assert_eq!(store.next_expiry(), Some(999));
     assert_eq!(on_disk(&dir, ALICE), before);
 
@@ -429,11 +438,14 @@ async fn a_failed_commit_fails_the_update_and_restores_memory() {
         .await
         .unwrap()
         .unwrap();
-    store.close().await.unwrap();
+    store.closed().await.unwrap();
     let reopened = open(&dir, 0);
-    assert_eq!(contacts(&reopened.lookup(ALICE, 0)), ["sip:poison@h2"]);
-    assert_eq!(contacts(&reopened.lookup(BOB, 0)), ["sip:b@h1"]);
-    reopened.close().await.unwrap();
+    assert_eq!(
+        contacts(&reopened.bindings(ALICE, 0).unwrap()),
+        ["sip:poison@h2"]
+    );
+    assert_eq!(contacts(&reopened.bindings(BOB, 0).unwrap()), ["sip:b@h1"]);
+    reopened.closed().await.unwrap();
 }
 
 #[tokio::test]
@@ -455,7 +467,7 @@ async fn memory_matches_disk_after_a_failed_commit() {
     let second = second.await;
     let third = third.await;
     for (aor, outcome) in [(ALICE, second), (BOB, third)] {
-        let memory = store.lookup(aor, 0);
+        let memory = store.bindings(aor, 0).unwrap();
         assert_eq!(memory, on_disk(&dir, aor), "{aor}");
         match outcome {
             Ok(Ok(())) => assert_eq!(memory.len(), 1, "{aor}"),
@@ -463,7 +475,7 @@ async fn memory_matches_disk_after_a_failed_commit() {
             other => panic!("unexpected outcome for {aor}: {other:?}"),
         }
     }
-    store.close().await.unwrap();
+    store.closed().await.unwrap();
 }
 
 /// The RFC 2543 `action` of a binding is stored with it (in the encoded
@@ -484,11 +496,11 @@ async fn the_action_of_a_binding_survives_a_restart() {
     drop(store);
 
     let store = open(&dir, 0);
-    let live = store.lookup(ALICE, 0);
+    let live = store.bindings(ALICE, 0).unwrap();
     assert_eq!(contacts(&live), ["sip:a@h2", "sip:a@h3"]);
     assert_eq!(live[0].action, Some(location::ContactAction::Redirect));
     assert_eq!(live[1].action, Some(location::ContactAction::Proxy));
-    store.close().await.unwrap();
+    store.closed().await.unwrap();
     let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
@@ -499,11 +511,12 @@ async fn the_action_of_a_binding_survives_a_restart() {
     assert_eq!(reread[0].action, Some(location::ContactAction::Redirect));
 }
 
-/// `update_then` calls its callback exactly once: with the value once the
-/// change is on disk, with the closure's error at once, and with the
-/// store's error when the store is closed.
+/// `write` calls its callback exactly once: `Stored` once the change is on
+/// disk, `Conflict` at once (with the AOR as it is now, nothing written)
+/// when the version it was given is stale, and the store's error once the
+/// store is closed.
 #[tokio::test]
-async fn update_then_reports_every_outcome_once() {
+async fn write_reports_every_outcome_once() {
     let dir = TempDir::new().unwrap();
     let store =
         SqliteStore::open_with_commit_window(dir.path(), 0, std::time::Duration::from_millis(5))
@@ -511,39 +524,45 @@ async fn update_then_reports_every_outcome_once() {
     let (tx, rx) = std::sync::mpsc::channel();
     let path = dir.path().to_path_buf();
     let ok = tx.clone();
-    store.update_then(
+    let empty = snapshot(&store, ALICE);
+    store.write(
         ALICE,
+        &empty.version,
+        vec![binding(ALICE, "sip:a@h1", 100)],
         0,
-        |set: &mut Vec<Binding>| {
-            set.push(binding(ALICE, "sip:a@h1", 100));
-            Ok::<_, ()>(7)
-        },
-        move |outcome| {
+        Box::new(move |outcome| {
             // Durable before the callback runs: another connection sees it.
             let on_disk = read_bindings(&path, Some(ALICE), 0).unwrap().len();
             ok.send(format!("{outcome:?} {on_disk}")).unwrap();
-        },
+        }),
     );
-    assert_eq!(rx.recv().unwrap(), "Ok(Ok(7)) 1");
-    let refused = tx.clone();
-    store.update_then(
-        BOB,
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "Ok(Stored) 1");
+    // A write decided on the empty set, after the AOR changed: refused.
+    let stale = tx.clone();
+    store.write(
+        ALICE,
+        &empty.version,
+        Vec::new(),
         0,
-        |_: &mut Vec<Binding>| Err::<(), _>("no"),
-        move |outcome| refused.send(format!("{outcome:?}")).unwrap(),
+        Box::new(move |outcome| {
+            let seen = match outcome {
+                Ok(Written::Conflict(now)) => contacts(&now.bindings).join(","),
+                other => format!("{other:?}"),
+            };
+            stale.send(seen).unwrap();
+        }),
     );
-    assert_eq!(rx.recv().unwrap(), "Ok(Err(\"no\"))");
-    store.close().await.unwrap();
-    store.update_then(
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "sip:a@h1");
+    assert_eq!(contacts(&store.bindings(ALICE, 0).unwrap()), ["sip:a@h1"]);
+    store.closed().await.unwrap();
+    store.write(
         BOB,
+        &Version::default(),
+        vec![binding(BOB, "sip:b@h1", 100)],
         0,
-        |set: &mut Vec<Binding>| {
-            set.push(binding(BOB, "sip:b@h1", 100));
-            Ok::<_, ()>(())
-        },
-        move |outcome| tx.send(format!("{}", outcome.is_err())).unwrap(),
+        Box::new(move |outcome| tx.send(format!("{}", outcome.is_err())).unwrap()),
     );
-    assert_eq!(rx.recv().unwrap(), "true");
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "true");
     assert!(rx.try_recv().is_err(), "each callback runs once");
     assert!(on_disk(&dir, BOB).is_empty());
 }

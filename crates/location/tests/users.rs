@@ -2,7 +2,7 @@
 //! server polls, the in-memory cache, and the migration from a database
 //! written before accounts existed.
 
-use location::{Ha1Set, SqliteUsers, User, UserCache, UserDirectory, UserStore};
+use location::{Ha1Set, SqliteUsers, StoreExt, User, UserCache, UserDirectory, UserStore};
 
 fn user(name: &str, domain: &str, md5: &str) -> User {
     User {
@@ -81,7 +81,6 @@ fn cache_sees_changes_from_another_connection() {
 
 #[tokio::test]
 async fn migration_keeps_bindings_written_by_version_1() {
-    use location::LocationStore;
     let dir = tempfile::tempdir().unwrap();
     // A version-1 database (bindings, no accounts yet): written by the
     // store, then the accounts tables of version 2 taken away again.
@@ -105,13 +104,13 @@ async fn migration_keeps_bindings_written_by_version_1() {
     };
     store
         .update("sip:alice@example.com", 1, move |set| {
-            set.push(b);
+            set.push(b.clone());
             Ok::<(), ()>(())
         })
         .await
         .unwrap()
         .unwrap();
-    store.close().await.unwrap();
+    store.closed().await.unwrap();
     drop(store);
     {
         let conn = rusqlite::Connection::open(dir.path().join(location::DB_FILE)).unwrap();

@@ -1,9 +1,23 @@
 //! `locus bindings`: the current bindings, read from the store's file.
 
-use crate::cli::BindingsArgs;
+use crate::settings::DEFAULT_DATA_DIR;
+use clap::Args;
 use location::{read_bindings, Binding, StoreError};
 use sip_message::Uri;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// Arguments of `locus bindings`.
+#[derive(Debug, Clone, Args)]
+pub struct BindingsArgs {
+    /// Directory holding the location database
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+
+    /// Address-of-record whose bindings to print (e.g. sip:alice@example.com); all when omitted
+    #[arg(value_name = "AOR")]
+    pub aor: Option<String>,
+}
 
 /// Canonicalizes what the user typed as an AOR (`alice@example.com` or a
 /// full SIP URI) into the store's key.

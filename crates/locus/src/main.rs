@@ -5,16 +5,18 @@
 //! authentication, `register` is the registration client, `bench` a load
 //! generator built on it.
 
-mod auth_config;
 mod bench;
 mod bindings_cmd;
 mod cli;
-mod config;
+mod domain;
+mod exit;
 mod htdigest;
+mod listen;
 mod logging;
 mod register;
 mod secret;
 mod serve;
+mod settings;
 mod users_cmd;
 
 use clap::Parser;
@@ -29,7 +31,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     match cli::Cli::parse().command {
         cli::Command::Serve(args) => {
-            let settings = config::resolve(&args).unwrap_or_else(|err| cli::exit_invalid(err));
+            let settings = settings::resolve(&args).unwrap_or_else(|err| exit::invalid(err));
             serve::run(settings)
         }
         cli::Command::Bindings(args) => bindings_cmd::run(&args),

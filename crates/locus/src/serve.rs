@@ -1,16 +1,20 @@
 //! `locus serve`: open the store, bind the listeners, serve until SIGTERM.
 
-use crate::config::{ListenSpec, Mode, Settings, Transport};
+use crate::listen::{ListenSpec, Transport};
+use crate::settings::{Mode, Settings};
 use location::{LocationStore, SqliteStore, SqliteUsers, UserCache};
 use server::{AuthMode, AuthSetup, ListenAddr, ServerConfig, Shutdown};
 use sip_core::auth::AuthConfig;
-use sip_core::proxy::ProxyConfig;
-use sip_core::{CoreConfig, MulticastRegister, RegistrarConfig};
+use sip_core::{CoreConfig, MulticastRegister, ProxyConfig, RegistrarConfig};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 /// Exit status for a configuration that cannot be served (as for invalid flags).
 const EXIT_INVALID: u8 = 2;
+
+/// Endpoint instances (sharded by Call-ID): well above the core count, so
+/// the receiving threads and the store's writer rarely meet on one.
+const ENDPOINT_SHARDS: usize = 16;
 
 /// When to authenticate, from `--auth` and whether accounts exist; an
 /// error (exit 2) for a listener reachable from outside loopback with no
@@ -162,16 +166,19 @@ fn server_config(settings: &Settings, auth: Option<AuthSetup>) -> ServerConfig {
                 Some(m) if m.process_register => MulticastRegister::Process,
                 _ => MulticastRegister::Redirect,
             },
+            multicast_reply_to_group: settings.routing.multicast.is_some_and(|m| m.reply_to_group),
+            // Filled in by the server once its sockets are bound.
+            local_hosts: Vec::new(),
         },
         limits: sip_message::Limits::default(),
         local_hosts: Vec::new(),
         multicast: settings.routing.multicast.map(|m| server::MulticastConfig {
             interface: m.interface,
-            reply_to_group: m.reply_to_group,
         }),
         auth,
         abuse: settings.abuse.clone(),
         enumeration_protection: settings.auth.enumeration_protection,
+        shards: ENDPOINT_SHARDS,
     }
 }
 

@@ -3,11 +3,62 @@
 //! stored: each account keeps `H(user:realm:password)` for MD5, SHA-256
 //! and SHA-512-256. A running server picks changes up within a second.
 
-use crate::cli::{UserArgs, UsersCommand, UsersListArgs};
+use crate::settings::DEFAULT_DATA_DIR;
+use clap::{Args, Subcommand};
 use location::{Ha1Set, SqliteUsers, User, UserStore};
 use sip_core::digest::{ha1, Algorithm};
 use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// A `locus users` subcommand.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add an account (asks for its password).
+    Add(UserArgs),
+    /// Change an account's password.
+    Passwd(UserArgs),
+    /// Remove an account.
+    Remove(UserArgs),
+    /// List the accounts (name, domain, realm, algorithms it can use).
+    List(UsersListArgs),
+}
+
+/// Arguments of `locus users add|passwd|remove`.
+#[derive(Debug, Clone, Args)]
+pub struct UserArgs {
+    /// The user name (the user part of the address-of-record it owns)
+    #[arg(value_name = "USER")]
+    pub user: String,
+
+    /// The domain of the address-of-record (USER@DOMAIN)
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: String,
+
+    /// Realm the password hashes are computed for (add only; must match the server's --realm) [default: the domain]
+    #[arg(long, value_name = "REALM")]
+    pub realm: Option<String>,
+
+    /// Directory holding the database
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+
+    /// Read the password from the first line of standard input instead of prompting
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// Arguments of `locus users list`.
+#[derive(Debug, Clone, Args)]
+pub struct UsersListArgs {
+    /// Only the accounts of this domain
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
+
+    /// Directory holding the database
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+}
 
 /// Runs a `users` subcommand: exit 0 on success, 1 when the account or
 /// database is not as asked, 2 for invalid input.
@@ -43,7 +94,7 @@ fn db_error(e: location::StoreError) -> Failure {
 }
 
 fn domain_of(raw: &str) -> Result<String, Failure> {
-    crate::config::normalize_domain(raw).ok_or_else(|| {
+    crate::domain::normalize_domain(raw).ok_or_else(|| {
         Failure::Invalid(format!(
             "--domain: '{raw}' is not a valid hostname or IP address"
         ))
@@ -138,7 +189,7 @@ fn add_or_passwd(args: &UserArgs, adding: bool) -> Result<(), Failure> {
         realm,
     };
     store.put(&user, server::now_ms()).map_err(|e| match e {
-        location::StoreError::Database(_) if adding => Failure::Failed(format!(
+        location::StoreError::Constraint(_) if adding => Failure::Failed(format!(
             "cannot add {who}: the name '{}' is already used in realm '{}'",
             user.username, user.realm
         )),

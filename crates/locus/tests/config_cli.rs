@@ -1,15 +1,15 @@
 //! Runs the real `locus` binary. `serve` starts a server when its settings are
 //! valid, so only configurations rejected before listening are exercised here;
-//! merging of valid settings is unit-tested in `config.rs`.
+//! merging of valid settings is unit-tested in `src/settings/`.
 
+mod common;
+
+use common::{bin, run, WAIT};
 use std::io::Write;
 use std::process::{Command, Output};
 
 fn locus(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_locus"))
-        .args(args)
-        .output()
-        .expect("run locus binary")
+    run(Command::new(bin()).args(args), None, WAIT)
 }
 
 fn stderr(output: &Output) -> String {

@@ -26,7 +26,7 @@ fn server_with_users(
         args.clear();
     }
     args.extend(extra);
-    let locus = Locus::start_in(&data, free_port(), &args);
+    let locus = Locus::start_in(&data, &args);
     (tmp, locus)
 }
 
@@ -104,7 +104,7 @@ fn register_ok(client: &UdpClient, user: &str, pw: &str) -> Response {
 #[test]
 fn every_algorithm_and_qop_registers_over_udp_and_tcp() {
     let (_tmp, locus) = alice_bob(&[]);
-    let udp = UdpClient::new(locus.addr());
+    let udp = UdpClient::new(locus.udp_addr());
     let first = udp.request(&register("alice").build());
     assert_eq!(first.code, 401);
     let algs: Vec<Algorithm> = challenges(&first).iter().map(|c| c.algorithm).collect();
@@ -144,7 +144,7 @@ fn every_algorithm_and_qop_registers_over_udp_and_tcp() {
             }
         }
     }
-    let mut tcp = TcpClient::connect(locus.addr());
+    let mut tcp = TcpClient::connect(locus.tcp_addr());
     let mut req = register("bob");
     req.transport = "TCP";
     let first = tcp.request(&req.build());
@@ -172,24 +172,35 @@ fn every_algorithm_and_qop_registers_over_udp_and_tcp() {
 #[test]
 fn expired_nonce_is_stale_and_a_fresh_one_works() {
     let (_tmp, locus) = alice_bob(&["--nonce-lifetime", "1"]);
-    let udp = UdpClient::new(locus.addr());
+    let udp = UdpClient::new(locus.udp_addr());
     let mut req = register("alice");
     let first = udp.request(&req.build());
-    std::thread::sleep(Duration::from_millis(1100));
-    req.cseq += 1;
-    req.extra = vec![format!(
-        "Authorization: {}",
-        credentials(
-            &first,
-            Algorithm::Sha256,
-            Some(Qop::Auth),
-            "alice",
-            "alice-pw",
-            b"",
-            1
-        )
-    )];
-    let stale = udp.request(&req.build());
+    // Answer the first challenge (a new nonce count each time) until its
+    // one-second lifetime is over: until then it is accepted.
+    let deadline = Instant::now() + WAIT;
+    let mut nc = 0;
+    let stale = loop {
+        nc += 1;
+        req.cseq += 1;
+        req.extra = vec![format!(
+            "Authorization: {}",
+            credentials(
+                &first,
+                Algorithm::Sha256,
+                Some(Qop::Auth),
+                "alice",
+                "alice-pw",
+                b"",
+                nc
+            )
+        )];
+        let resp = udp.request(&req.build());
+        if resp.code != 200 {
+            break resp;
+        }
+        assert!(Instant::now() < deadline, "the nonce never went stale");
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert_eq!(stale.code, 401);
     assert!(challenges(&stale).iter().all(|c| c.stale), "{}", stale.raw);
     // Retry with the new nonce (again if this machine is slow enough for it to expire).
@@ -220,7 +231,7 @@ fn expired_nonce_is_stale_and_a_fresh_one_works() {
 #[test]
 fn replayed_nonce_count_is_refused() {
     let (_tmp, locus) = alice_bob(&[]);
-    let udp = UdpClient::new(locus.addr());
+    let udp = UdpClient::new(locus.udp_addr());
     let mut req = register("alice");
     let first = udp.request(&req.build());
     req.cseq += 1;
@@ -273,7 +284,7 @@ fn unknown_user_wrong_password_wrong_realm_and_other_domain_look_the_same() {
         ],
         &["--domain", "other.org"],
     );
-    let mut tcp = TcpClient::connect(locus.addr());
+    let mut tcp = TcpClient::connect(locus.tcp_addr());
     let first = tcp.request(&fixed_register(None));
     assert_eq!(first.code, 401);
     let mut realm_other = challenges(&first).remove(1);
@@ -350,7 +361,7 @@ fn only_the_own_aor_unless_granted() {
         ],
         &["--allow-third-party", "pbx@example.com=*@example.com"],
     );
-    let udp = UdpClient::new(locus.addr());
+    let udp = UdpClient::new(locus.udp_addr());
     // alice tries to register bob's AOR.
     let mut req = register("bob");
     let first = udp.request(&req.build());
@@ -398,7 +409,7 @@ fn only_the_own_aor_unless_granted() {
 #[test]
 fn repeated_failures_block_the_source_while_others_keep_registering() {
     let (_tmp, locus) = alice_bob(&["--failure-limit", "3", "--block-time", "600"]);
-    let attacker = UdpClient::new(locus.addr());
+    let attacker = UdpClient::new(locus.udp_addr());
     let mut req = register("alice");
     let mut last = attacker.request(&req.build());
     for _ in 0..3 {
@@ -423,7 +434,7 @@ fn repeated_failures_block_the_source_while_others_keep_registering() {
         .send_raw(register("alice").build().as_bytes())
         .is_none());
     // A well-behaved client on another address registers alice meanwhile.
-    let other = UdpClient::bound("127.0.0.2", locus.addr());
+    let other = UdpClient::bound("127.0.0.2", locus.udp_addr());
     let ok = register_ok(&other, "alice", "alice-pw");
     assert_eq!(ok.code, 200, "{}", ok.raw);
     assert!(attacker
@@ -434,7 +445,7 @@ fn repeated_failures_block_the_source_while_others_keep_registering() {
 #[test]
 fn blocked_sources_can_get_403_instead() {
     let (_tmp, locus) = alice_bob(&["--failure-limit", "1", "--block-action", "403"]);
-    let udp = UdpClient::new(locus.addr());
+    let udp = UdpClient::new(locus.udp_addr());
     let mut req = register("alice");
     let first = udp.request(&req.build());
     req.cseq += 1;
@@ -450,7 +461,7 @@ fn blocked_sources_can_get_403_instead() {
 #[test]
 fn a_noisy_source_is_throttled_while_another_is_served() {
     let locus = Locus::start(&["--rate-limit", "20", "--rate-window", "60"]);
-    let noisy = UdpClient::new(locus.addr());
+    let noisy = UdpClient::new(locus.udp_addr());
     let burst = 60;
     for i in 0..burst {
         let opt = format!(
@@ -458,18 +469,24 @@ fn a_noisy_source_is_throttled_while_another_is_served() {
              Max-Forwards: 70\r\nFrom: <sip:n@example.com>;tag=n\r\nTo: <sip:example.com>\r\n\
              Call-ID: noisy-{i}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
         );
-        noisy.sock.send_to(opt.as_bytes(), locus.addr()).unwrap();
+        noisy
+            .sock
+            .send_to(opt.as_bytes(), locus.udp_addr())
+            .unwrap();
     }
+    // Answers are counted until none comes for the socket's 500 ms.
     let mut answered = 0;
     let mut buf = vec![0u8; 65536];
+    let deadline = Instant::now() + WAIT;
     while noisy.sock.recv_from(&mut buf).is_ok() {
         answered += 1;
+        assert!(Instant::now() < deadline, "answers kept coming");
     }
     assert!(
         (1..=25).contains(&answered),
         "{answered} of {burst} answered"
     );
-    let calm = UdpClient::bound("127.0.0.2", locus.addr());
+    let calm = UdpClient::bound("127.0.0.2", locus.udp_addr());
     let ok = calm.request(&register("alice").build());
     assert_eq!(ok.code, 200, "{}", ok.raw);
 }
@@ -574,7 +591,7 @@ fn a_running_server_sees_account_changes() {
         .stdout_lines
         .iter()
         .any(|l| l.contains("open until the first account")));
-    let udp = UdpClient::new(locus.addr());
+    let udp = UdpClient::new(locus.udp_addr());
     assert_eq!(udp.request(&register("alice").build()).code, 200);
     add_user(&locus.data_dir, "alice", "example.com", "alice-pw");
     eventually("challenged once an account exists", || {
@@ -612,7 +629,6 @@ fn htdigest_file_is_imported_md5_only() {
     let data = tmp.path().join("data");
     let locus = Locus::start_in(
         &data,
-        free_port(),
         &[
             "--users-file",
             file.to_str().unwrap(),
@@ -625,7 +641,7 @@ fn htdigest_file_is_imported_md5_only() {
         "{:?}",
         locus.stdout_lines
     );
-    let udp = UdpClient::new(locus.addr());
+    let udp = UdpClient::new(locus.udp_addr());
     let mut req = register("erin");
     let first = udp.request(&req.build());
     assert_eq!(challenges(&first).len(), 1);
@@ -656,17 +672,19 @@ fn a_bad_users_file_is_a_config_error() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("htdigest");
     std::fs::write(&file, "erin:example.com:nothex\n").unwrap();
-    let out = Command::new(bin())
-        .args([
-            "serve",
-            "--listen",
-            "udp:127.0.0.1:0",
-            "--users-file",
-            file.to_str().unwrap(),
-        ])
-        .args(["--data-dir", tmp.path().join("d").to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = run(
+        Command::new(bin())
+            .args([
+                "serve",
+                "--listen",
+                "udp:127.0.0.1:0",
+                "--users-file",
+                file.to_str().unwrap(),
+            ])
+            .args(["--data-dir", tmp.path().join("d").to_str().unwrap()]),
+        None,
+        WAIT,
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -676,16 +694,17 @@ fn a_bad_users_file_is_a_config_error() {
 }
 
 fn refused(data: &Path, listen: &str) -> String {
-    let out = Command::new(bin())
-        .args([
+    let out = run(
+        Command::new(bin()).args([
             "serve",
             "--listen",
             listen,
             "--data-dir",
             data.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+        ]),
+        None,
+        WAIT,
+    );
     assert_eq!(out.status.code(), Some(2), "{:?}", out_text(&out));
     assert!(
         out.stdout.is_empty() || !String::from_utf8_lossy(&out.stdout).contains("listening on")
@@ -709,8 +728,8 @@ fn the_default_offers_md5_only_so_legacy_clients_can_answer() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     add_user(&data, "alice", "example.com", "alice-pw");
-    let locus = Locus::start_in(&data, free_port(), &[]);
-    let udp = UdpClient::new(locus.addr());
+    let locus = Locus::start_in(&data, &[]);
+    let udp = UdpClient::new(locus.udp_addr());
     let first = udp.request(&register("alice").build());
     assert_eq!(first.code, 401);
     let lines = first.headers("WWW-Authenticate");

@@ -8,15 +8,14 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 fn bench(args: &[&str]) -> Output {
-    Command::new(bin())
-        .arg("bench")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run locus bench")
+    run(
+        Command::new(bin()).arg("bench").args(args),
+        None,
+        CLIENT_WAIT,
+    )
 }
 
 fn json_report(out: &Output) -> Value {
@@ -58,7 +57,11 @@ fn assert_all_ok(out: &Output, count: u64) -> Value {
 }
 
 fn target(l: &Locus, transport: &str) -> String {
-    format!("{transport}:127.0.0.1:{}", l.port)
+    let addr = match transport {
+        "udp" => l.udp_addr(),
+        _ => l.tcp_addr(),
+    };
+    format!("{transport}:{addr}")
 }
 
 #[test]

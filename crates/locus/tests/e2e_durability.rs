@@ -5,22 +5,23 @@ mod common;
 
 use common::*;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 #[test]
 fn every_acknowledged_binding_survives_kill_9() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let mut locus = Locus::start_in(&data, free_port(), &[]);
+    let mut locus = Locus::start_in(&data, &[]);
     let acked = Arc::new(Mutex::new(Vec::new()));
     // Four clients register concurrently; kill -9 while they are busy.
     let mut handles = Vec::new();
     for worker in 0..4 {
-        let addr = locus.addr();
+        let addr = locus.udp_addr();
         let acked = acked.clone();
         handles.push(std::thread::spawn(move || {
             let c = UdpClient::new(addr);
             c.sock
-                .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+                .set_read_timeout(Some(Duration::from_millis(300)))
                 .unwrap();
             for i in 0..150 {
                 let user = format!("u{worker}n{i}");
@@ -35,8 +36,13 @@ fn every_acknowledged_binding_survives_kill_9() {
         }));
     }
     // Let some registrations through, then kill.
+    let deadline = Instant::now() + WAIT;
     while acked.lock().unwrap().len() < 100 {
-        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert!(
+            Instant::now() < deadline,
+            "fewer than 100 registrations acknowledged"
+        );
+        std::thread::sleep(Duration::from_millis(5));
     }
     locus.kill9();
     for h in handles {
@@ -45,8 +51,8 @@ fn every_acknowledged_binding_survives_kill_9() {
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() >= 100);
 
-    let locus = Locus::start_in(&data, free_port(), &[]);
-    let c = UdpClient::new(locus.addr());
+    let locus = Locus::start_in(&data, &[]);
+    let c = UdpClient::new(locus.udp_addr());
     for user in &acked {
         let mut q = Register::new(user);
         q.contacts.clear();
@@ -64,8 +70,8 @@ fn every_acknowledged_binding_survives_kill_9() {
 fn sigterm_exits_zero_and_bindings_command_reads_the_store() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let mut locus = Locus::start_in(&data, free_port(), &[]);
-    let c = UdpClient::new(locus.addr());
+    let mut locus = Locus::start_in(&data, &[]);
+    let c = UdpClient::new(locus.udp_addr());
     let mut reg = Register::new("henry");
     reg.extra.push("User-Agent: test-phone/1.0".into());
     assert_eq!(c.request(&reg.build()).code, 200);

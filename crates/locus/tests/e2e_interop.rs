@@ -1,22 +1,20 @@
 //! Interop: third-party SIP tools (SIPp, sipsak) register against locus.
-//! These tools are required (`apt-get install sip-tester sipsak`); a
-//! missing tool fails the test rather than skipping it.
+//! These tools are required (Debian packages sip-tester and sipsak, which
+//! scripts/test installs); a missing tool fails the test rather than
+//! skipping it.
 
 mod common;
 
 use common::*;
+use std::path::PathBuf;
 use std::process::Command;
 
-fn tool(name: &str) -> String {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {name}")])
-        .output()
-        .unwrap();
-    assert!(
-        found.status.success(),
-        "{name} is required: apt-get install sip-tester sipsak"
-    );
-    String::from_utf8(found.stdout).unwrap().trim().to_string()
+fn sipp() -> PathBuf {
+    tool("sipp", "sip-tester")
+}
+
+fn sipsak() -> PathBuf {
+    tool("sipsak", "sipsak")
 }
 
 const SIPP_REGISTER: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -62,39 +60,39 @@ Content-Length: 0
 
 #[test]
 fn sipp_registers_and_unregisters_over_udp_and_tcp() {
-    let sipp = tool("sipp");
+    let sipp = sipp();
     let locus = Locus::start(&[]);
     let tmp = tempfile::tempdir().unwrap();
     let scenario = tmp.path().join("register.xml");
     std::fs::write(&scenario, SIPP_REGISTER).unwrap();
-    for transport in ["u1", "t1"] {
-        let status = Command::new(&sipp)
-            .current_dir(tmp.path())
-            .args([
-                "-sf",
-                scenario.to_str().unwrap(),
-                "-t",
-                transport,
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &free_port().to_string(),
-                "-m",
-                "20",
-                "-r",
-                "200",
-                "-timeout",
-                "30",
-                "-timeout_error",
-                "-nostdin",
-                "-trace_err",
-            ])
-            .arg(locus.addr().to_string())
-            .stdout(std::process::Stdio::null())
-            .status()
-            .unwrap();
+    for (transport, server) in [("u1", locus.udp_addr()), ("t1", locus.tcp_addr())] {
+        let (_, out) = run_sipp(|port| {
+            let mut cmd = Command::new(&sipp);
+            cmd.current_dir(tmp.path())
+                .args([
+                    "-sf",
+                    scenario.to_str().unwrap(),
+                    "-t",
+                    transport,
+                    "-i",
+                    "127.0.0.1",
+                    "-p",
+                    &port.to_string(),
+                    "-m",
+                    "20",
+                    "-r",
+                    "200",
+                    "-timeout",
+                    "30",
+                    "-timeout_error",
+                    "-nostdin",
+                    "-trace_err",
+                ])
+                .arg(server.to_string());
+            cmd
+        });
         assert_eq!(
-            status.code(),
+            out.status.code(),
             Some(0),
             "sipp ({transport}) failed; see *_errors.log in {:?}",
             tmp.path()
@@ -104,21 +102,22 @@ fn sipp_registers_and_unregisters_over_udp_and_tcp() {
 
 #[test]
 fn sipsak_usrloc_mode_registers() {
-    let sipsak = tool("sipsak");
+    let sipsak = sipsak();
     let locus = Locus::start(&[]);
-    let out = Command::new(&sipsak)
-        .args([
+    let out = run(
+        Command::new(&sipsak).args([
             "-U",
             "-C",
             "sip:sak@127.0.0.1:5099",
             "-s",
-            &format!("sip:sak@127.0.0.1:{}", locus.port),
+            &format!("sip:sak@{}", locus.udp_addr()),
             "-x",
             "120",
             "-vv",
-        ])
-        .output()
-        .unwrap();
+        ]),
+        None,
+        CLIENT_WAIT,
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     // usrloc mode registers the contact, checks it, then removes it again.
     assert!(out.status.success(), "sipsak failed: {text}");
@@ -171,35 +170,35 @@ fn auth_server(tmp: &std::path::Path) -> Locus {
     add_user(&data, "alice", "example.com", "alice-pw");
     add_user(&data, "alice", "127.0.0.1", "alice-pw");
     // The defaults: MD5-only clients register without any flag.
-    Locus::start_in(&data, free_port(), &[])
+    Locus::start_in(&data, &[])
 }
 
 #[test]
 fn sipp_authenticates_with_digest() {
-    let sipp = tool("sipp");
+    let sipp = sipp();
     let tmp = tempfile::tempdir().unwrap();
     let locus = auth_server(tmp.path());
     let scenario = tmp.path().join("auth.xml");
     std::fs::write(&scenario, SIPP_AUTH_REGISTER).unwrap();
-    for transport in ["u1", "t1"] {
-        let status = Command::new(&sipp)
-            .current_dir(tmp.path())
-            .args([
-                "-sf",
-                scenario.to_str().unwrap(),
-                "-t",
-                transport,
-                "-i",
-                "127.0.0.1",
-            ])
-            .args(["-p", &free_port().to_string(), "-m", "5", "-timeout", "30"])
-            .args(["-timeout_error", "-nostdin", "-trace_err"])
-            .arg(locus.addr().to_string())
-            .stdout(std::process::Stdio::null())
-            .status()
-            .unwrap();
+    for (transport, server) in [("u1", locus.udp_addr()), ("t1", locus.tcp_addr())] {
+        let (_, out) = run_sipp(|port| {
+            let mut cmd = Command::new(&sipp);
+            cmd.current_dir(tmp.path())
+                .args([
+                    "-sf",
+                    scenario.to_str().unwrap(),
+                    "-t",
+                    transport,
+                    "-i",
+                    "127.0.0.1",
+                ])
+                .args(["-p", &port.to_string(), "-m", "5", "-timeout", "30"])
+                .args(["-timeout_error", "-nostdin", "-trace_err"])
+                .arg(server.to_string());
+            cmd
+        });
         assert_eq!(
-            status.code(),
+            out.status.code(),
             Some(0),
             "sipp ({transport}) failed; see *_errors.log in {:?}",
             tmp.path()
@@ -211,22 +210,24 @@ fn sipp_authenticates_with_digest() {
 
 #[test]
 fn sipsak_authenticates_with_digest() {
-    let sipsak = tool("sipsak");
+    let sipsak = sipsak();
     let tmp = tempfile::tempdir().unwrap();
     let locus = auth_server(tmp.path());
-    let run = |password: &str| {
-        Command::new(&sipsak)
-            .args(["-U", "-C", "sip:alice@127.0.0.1:5099"])
-            .args(["-s", &format!("sip:alice@127.0.0.1:{}", locus.port)])
-            .args(["-x", "120", "-u", "alice", "-a", password, "-vv"])
-            .output()
-            .unwrap()
+    let register = |password: &str| {
+        run(
+            Command::new(&sipsak)
+                .args(["-U", "-C", "sip:alice@127.0.0.1:5099"])
+                .args(["-s", &format!("sip:alice@{}", locus.udp_addr())])
+                .args(["-x", "120", "-u", "alice", "-a", password, "-vv"]),
+            None,
+            CLIENT_WAIT,
+        )
     };
-    let out = run("alice-pw");
+    let out = register("alice-pw");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "sipsak failed: {text}");
     assert!(text.contains("completed successful"), "{text}");
-    let out = run("wrong");
+    let out = register("wrong");
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{text}");

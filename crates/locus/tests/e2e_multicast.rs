@@ -6,22 +6,20 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::Instant;
+use std::process::{Command, Stdio};
 
 /// A network namespace created (and deleted on drop) by this test.
 struct Netns(String);
 
 impl Netns {
     fn create() -> Netns {
+        let ip = tool("ip", "iproute2");
         let name = unique("locus-mc-");
-        let out = Command::new("ip").args(["netns", "add", &name]).output();
-        let ok = out.as_ref().is_ok_and(|o| o.status.success());
+        let out = run(Command::new(&ip).args(["netns", "add", &name]), None, WAIT);
         assert!(
-            ok,
-            "the multicast test needs `ip netns add` (root and iproute2): {:?}",
-            out.map(|o| String::from_utf8_lossy(&o.stderr).to_string())
+            out.status.success(),
+            "the multicast test needs `ip netns add` (root and iproute2): {}",
+            String::from_utf8_lossy(&out.stderr)
         );
         let ns = Netns(name);
         ns.run(&["ip", "link", "set", "lo", "up"]);
@@ -30,62 +28,58 @@ impl Netns {
     }
 
     fn cmd(&self, argv: &[&str]) -> Command {
-        let mut c = Command::new("ip");
+        let mut c = Command::new(tool("ip", "iproute2"));
         c.args(["netns", "exec", &self.0]).args(argv);
         c
     }
 
     fn run(&self, argv: &[&str]) {
-        let st = self.cmd(argv).status().unwrap();
-        assert!(st.success(), "in netns: {argv:?} failed");
+        let out = run(&mut self.cmd(argv), None, WAIT);
+        assert!(out.status.success(), "in netns: {argv:?} failed");
     }
 }
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        // No panic here (this may run while a failed test unwinds).
+        if let Ok(mut child) = Command::new(tool("ip", "iproute2"))
+            .args(["netns", "del", &self.0])
+            .spawn()
+        {
+            let _ = wait_within(&mut child, WAIT);
+        }
     }
 }
 
-/// `locus serve` inside the namespace, unicast on 127.0.0.1:5070.
-fn start_in(ns: &Netns, data: &std::path::Path, extra: &[&str]) -> Child {
-    let data = data.to_str().unwrap();
+/// `locus serve` inside the namespace, unicast on 127.0.0.1 (a port the
+/// kernel picks, read from its banner).
+fn start_in(ns: &Netns, data: &std::path::Path, extra: &[&str]) -> Locus {
     let mut argv = vec![
         bin(),
         "serve",
         "--listen",
-        "udp:127.0.0.1:5070",
+        "udp:127.0.0.1:0",
         "--domain",
         "example.com",
         "--data-dir",
-        data,
+        data.to_str().unwrap(),
         "--multicast",
         "--multicast-interface",
         "127.0.0.1",
     ];
     argv.extend(extra);
-    let mut child = ns.cmd(&argv).stdout(Stdio::piped()).spawn().unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let deadline = Instant::now() + WAIT;
-    let mut joined = false;
-    loop {
-        let mut line = String::new();
-        assert!(
-            reader.read_line(&mut line).unwrap() > 0,
-            "locus exited early"
-        );
-        joined |= line.starts_with("joined multicast group 224.0.1.75:5060");
-        if line.starts_with("location store:") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "locus not ready");
-    }
-    assert!(joined, "locus did not report joining the group");
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        let _ = std::io::Read::read_to_string(&mut reader, &mut sink);
-    });
-    child
+    let mut cmd = ns.cmd(&argv);
+    cmd.stderr(Stdio::inherit());
+    let locus = Locus::spawn(cmd, data, None);
+    assert!(
+        locus
+            .stdout_lines
+            .iter()
+            .any(|l| l.starts_with("joined multicast group 224.0.1.75:5060")),
+        "locus did not report joining the group: {:?}",
+        locus.stdout_lines
+    );
+    locus
 }
 
 fn scenario(expect: &str) -> String {
@@ -114,35 +108,30 @@ Content-Length: 0
 fn sipp_register_to_group(ns: &Netns, dir: &std::path::Path, expect: &str) -> Option<i32> {
     let path = dir.join(format!("{}.xml", unique("mc")));
     std::fs::write(&path, scenario(expect)).unwrap();
-    let port = free_port().to_string();
-    let argv = [
-        "sipp",
-        "-sf",
-        path.to_str().unwrap(),
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &port,
-        "-m",
-        "1",
-        "-timeout",
-        "20",
-        "-timeout_error",
-        "-nostdin",
-        "-trace_err",
-        "224.0.1.75:5060",
-    ];
-    ns.cmd(&argv)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap()
-        .code()
-}
-
-fn stop(mut child: Child) {
-    let _ = child.kill();
-    let _ = child.wait();
+    let sipp = tool("sipp", "sip-tester");
+    let (_, out) = run_sipp(|port| {
+        let port = port.to_string();
+        let mut cmd = ns.cmd(&[
+            sipp.to_str().unwrap(),
+            "-sf",
+            path.to_str().unwrap(),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-m",
+            "1",
+            "-timeout",
+            "20",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+            "224.0.1.75:5060",
+        ]);
+        cmd.current_dir(dir);
+        cmd
+    });
+    out.status.code()
 }
 
 #[test]
@@ -151,13 +140,16 @@ fn register_to_the_multicast_group_is_redirected_or_processed() {
     let tmp = tempfile::tempdir().unwrap();
 
     let server = start_in(&ns, &tmp.path().join("redirect"), &[]);
+    let unicast = server.udp_addr().to_string().replace('.', "\\.");
     let code = sipp_register_to_group(
         &ns,
         tmp.path(),
-        r#"<recv response="302"><action><ereg regexp="sip:127\.0\.0\.1:5070" search_in="hdr" header="Contact:" check_it="true" assign_to="c"/></action></recv>
-  <Reference variables="c"/>"#,
+        &format!(
+            r#"<recv response="302"><action><ereg regexp="sip:{unicast}" search_in="hdr" header="Contact:" check_it="true" assign_to="c"/></action></recv>
+  <Reference variables="c"/>"#
+        ),
     );
-    stop(server);
+    drop(server);
     assert_eq!(
         code,
         Some(0),
@@ -171,7 +163,7 @@ fn register_to_the_multicast_group_is_redirected_or_processed() {
         &["--multicast-register", "process"],
     );
     let code = sipp_register_to_group(&ns, tmp.path(), r#"<recv response="200"/>"#);
-    stop(server);
+    drop(server);
     assert_eq!(
         code,
         Some(0),

@@ -179,7 +179,7 @@ fn aor_without_bindings_is_480() {
     let locus = Locus::start(&[]);
     let caller = Ua::new();
     caller.send(
-        locus.addr(),
+        locus.udp_addr(),
         &invite("sip:nobody@example.com", caller.addr, &unique("c")),
     );
     caller.response(100);
@@ -191,10 +191,10 @@ fn aor_without_bindings_is_480() {
 fn parallel_fork_one_answers_and_the_other_is_cancelled() {
     let locus = Locus::start(&[]);
     let (ua1, ua2, caller) = (Ua::new(), Ua::new(), Ua::new());
-    ua1.register(locus.addr(), "carol", "");
-    ua2.register(locus.addr(), "carol", "");
+    ua1.register(locus.udp_addr(), "carol", "");
+    ua2.register(locus.udp_addr(), "carol", "");
     let inv = invite("sip:carol@example.com", caller.addr, &unique("fork"));
-    caller.send(locus.addr(), &inv);
+    caller.send(locus.udp_addr(), &inv);
 
     let in1 = ua1.request("INVITE");
     let in2 = ua2.request("INVITE");
@@ -209,9 +209,12 @@ fn parallel_fork_one_answers_and_the_other_is_cancelled() {
     assert_eq!(header(&in1, "Max-Forwards"), "69");
     assert_eq!(headers(&in1, "Via").len(), 2, "{in1}");
     assert!(!headers(&in1, "Record-Route").is_empty(), "{in1}");
-    ua2.send(locus.addr(), &reply(&in2, 180, "Ringing", "t2", ua2.addr));
+    ua2.send(
+        locus.udp_addr(),
+        &reply(&in2, 180, "Ringing", "t2", ua2.addr),
+    );
     caller.response(180);
-    ua1.send(locus.addr(), &reply(&in1, 200, "OK", "t1", ua1.addr));
+    ua1.send(locus.udp_addr(), &reply(&in1, 200, "OK", "t1", ua1.addr));
     let ok = caller.response(200);
     assert_eq!(headers(&ok, "Via").len(), 1, "only the caller's Via: {ok}");
     assert!(header(&ok, "To").contains("tag=t1"), "{ok}");
@@ -219,16 +222,16 @@ fn parallel_fork_one_answers_and_the_other_is_cancelled() {
     // The ringing branch is cancelled hop by hop.
     let cancel = ua2.request("CANCEL");
     assert_eq!(header(&cancel, "CSeq"), "1 CANCEL");
-    ua2.send(locus.addr(), &reply(&cancel, 200, "OK", "t2", ua2.addr));
+    ua2.send(locus.udp_addr(), &reply(&cancel, 200, "OK", "t2", ua2.addr));
     ua2.send(
-        locus.addr(),
+        locus.udp_addr(),
         &reply(&in2, 487, "Request Terminated", "t2", ua2.addr),
     );
     let ack = ua2.request("ACK");
     assert!(header(&ack, "To").contains("tag=t2"), "{ack}");
 
     // The caller's ACK for the 2xx follows the Record-Route to the answerer.
-    caller.send(locus.addr(), &ack_for_2xx(&ok, caller.addr));
+    caller.send(locus.udp_addr(), &ack_for_2xx(&ok, caller.addr));
     let ack = ua1.request("ACK");
     assert!(
         ack.starts_with(&format!("ACK sip:ua@{} ", ua1.addr)),
@@ -240,25 +243,28 @@ fn parallel_fork_one_answers_and_the_other_is_cancelled() {
 fn sequential_fallback_by_q_after_a_failure() {
     let locus = Locus::start(&[]);
     let (high, low, caller) = (Ua::new(), Ua::new(), Ua::new());
-    high.register(locus.addr(), "dave", ";q=1.0");
-    low.register(locus.addr(), "dave", ";q=0.5");
+    high.register(locus.udp_addr(), "dave", ";q=1.0");
+    low.register(locus.udp_addr(), "dave", ";q=0.5");
     caller.send(
-        locus.addr(),
+        locus.udp_addr(),
         &invite("sip:dave@example.com", caller.addr, &unique("seq")),
     );
 
     let first = high.request("INVITE");
-    high.send(locus.addr(), &reply(&first, 180, "Ringing", "h", high.addr));
+    high.send(
+        locus.udp_addr(),
+        &reply(&first, 180, "Ringing", "h", high.addr),
+    );
     caller.response(180);
     // The lower-q contact is not tried while the higher one may answer.
     assert!(!low.has_queued("INVITE"), "lower q tried in parallel");
     high.send(
-        locus.addr(),
+        locus.udp_addr(),
         &reply(&first, 486, "Busy Here", "h", high.addr),
     );
     high.request("ACK");
     let second = low.request("INVITE");
-    low.send(locus.addr(), &reply(&second, 200, "OK", "l", low.addr));
+    low.send(locus.udp_addr(), &reply(&second, 200, "OK", "l", low.addr));
     let ok = caller.response(200);
     assert!(header(&ok, "To").contains("tag=l"), "{ok}");
 }
@@ -267,38 +273,44 @@ fn sequential_fallback_by_q_after_a_failure() {
 fn cancel_before_answer_reaches_the_callee_and_the_caller_gets_487() {
     let locus = Locus::start(&[]);
     let (callee, caller) = (Ua::new(), Ua::new());
-    callee.register(locus.addr(), "erin", "");
+    callee.register(locus.udp_addr(), "erin", "");
     let inv = invite("sip:erin@example.com", caller.addr, &unique("cancel"));
-    caller.send(locus.addr(), &inv);
+    caller.send(locus.udp_addr(), &inv);
     let fwd = callee.request("INVITE");
-    callee.send(locus.addr(), &reply(&fwd, 180, "Ringing", "e", callee.addr));
+    callee.send(
+        locus.udp_addr(),
+        &reply(&fwd, 180, "Ringing", "e", callee.addr),
+    );
     caller.response(180);
 
     let to = header(&inv, "To");
-    caller.send(locus.addr(), &in_transaction(&inv, "CANCEL", &to, &[]));
+    caller.send(locus.udp_addr(), &in_transaction(&inv, "CANCEL", &to, &[]));
     let ok = caller.response(200);
     assert_eq!(header(&ok, "CSeq"), "1 CANCEL");
     let cancel = callee.request("CANCEL");
-    callee.send(locus.addr(), &reply(&cancel, 200, "OK", "e", callee.addr));
     callee.send(
-        locus.addr(),
+        locus.udp_addr(),
+        &reply(&cancel, 200, "OK", "e", callee.addr),
+    );
+    callee.send(
+        locus.udp_addr(),
         &reply(&fwd, 487, "Request Terminated", "e", callee.addr),
     );
     callee.request("ACK");
     let terminated = caller.response(487);
     // The caller's ACK for the 487 is absorbed by the proxy.
     let to = header(&terminated, "To");
-    caller.send(locus.addr(), &in_transaction(&inv, "ACK", &to, &[]));
+    caller.send(locus.udp_addr(), &in_transaction(&inv, "ACK", &to, &[]));
 }
 
 #[test]
 fn redirect_mode_answers_302_by_q_and_the_caller_calls_the_contact() {
     let locus = Locus::start(&["--mode", "redirect"]);
     let (a, b, caller) = (Ua::new(), Ua::new(), Ua::new());
-    a.register(locus.addr(), "fay", ";q=0.3");
-    b.register(locus.addr(), "fay", ";q=0.8");
+    a.register(locus.udp_addr(), "fay", ";q=0.3");
+    b.register(locus.udp_addr(), "fay", ";q=0.8");
     let inv = invite("sip:fay@example.com", caller.addr, &unique("redir"));
-    caller.send(locus.addr(), &inv);
+    caller.send(locus.udp_addr(), &inv);
     let moved = caller.response(302);
     let contacts = headers(&moved, "Contact");
     assert_eq!(contacts.len(), 2, "{moved}");
@@ -311,7 +323,7 @@ fn redirect_mode_answers_302_by_q_and_the_caller_calls_the_contact() {
         "{moved}"
     );
     let to = header(&moved, "To");
-    caller.send(locus.addr(), &in_transaction(&inv, "ACK", &to, &[]));
+    caller.send(locus.udp_addr(), &in_transaction(&inv, "ACK", &to, &[]));
     // The caller now calls the first contact directly.
     let direct = invite(
         &format!("sip:fay@{}", b.addr),
@@ -331,13 +343,13 @@ fn redirect_mode_answers_302_by_q_and_the_caller_calls_the_contact() {
 fn rfc2543_action_proxy_binding_is_proxied_in_redirect_mode() {
     let locus = Locus::start(&["--mode", "redirect"]);
     let (ua, caller) = (Ua::new(), Ua::new());
-    ua.register(locus.addr(), "gus", ";action=proxy");
+    ua.register(locus.udp_addr(), "gus", ";action=proxy");
     caller.send(
-        locus.addr(),
+        locus.udp_addr(),
         &invite("sip:gus@example.com", caller.addr, &unique("act")),
     );
     let fwd = ua.request("INVITE");
-    ua.send(locus.addr(), &reply(&fwd, 603, "Decline", "g", ua.addr));
+    ua.send(locus.udp_addr(), &reply(&fwd, 603, "Decline", "g", ua.addr));
     caller.response(603);
 }
 
@@ -346,7 +358,7 @@ fn tcp_registered_ua_is_reached_over_its_own_connection() {
     let locus = Locus::start(&[]);
     // The contact names a port nobody listens on: only the registration's
     // own connection can reach the UA.
-    let mut tcp = TcpClient::connect(locus.addr());
+    let mut tcp = TcpClient::connect(locus.tcp_addr());
     let local = tcp.stream.local_addr().unwrap();
     let mut r = Register::new("tina");
     r.transport = "TCP";
@@ -356,7 +368,7 @@ fn tcp_registered_ua_is_reached_over_its_own_connection() {
 
     let caller = Ua::new();
     caller.send(
-        locus.addr(),
+        locus.udp_addr(),
         &invite("sip:tina@example.com", caller.addr, &unique("tcp")),
     );
     let fwd = read_request(&mut tcp.stream);
@@ -369,7 +381,7 @@ fn tcp_registered_ua_is_reached_over_its_own_connection() {
     let ok = caller.response(200);
     assert!(header(&ok, "To").contains("tag=tt"), "{ok}");
     // Two Record-Routes (UDP side, TCP side); the ACK comes back over TCP.
-    caller.send(locus.addr(), &ack_for_2xx(&ok, caller.addr));
+    caller.send(locus.udp_addr(), &ack_for_2xx(&ok, caller.addr));
     let ack = read_request(&mut tcp.stream);
     assert!(ack.starts_with("ACK "), "{ack}");
 }
@@ -399,16 +411,8 @@ fn read_request(stream: &mut TcpStream) -> String {
 
 // ------------------------------------------------------------------ SIPp
 
-fn sipp() -> String {
-    let found = Command::new("sh")
-        .args(["-c", "command -v sipp"])
-        .output()
-        .unwrap();
-    assert!(
-        found.status.success(),
-        "sipp is required: apt-get install sip-tester"
-    );
-    String::from_utf8(found.stdout).unwrap().trim().to_string()
+fn sipp() -> std::path::PathBuf {
+    tool("sipp", "sip-tester")
 }
 
 const SIPP_REGISTER: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -536,34 +540,107 @@ fn sipp_cmd(dir: &std::path::Path, scenario: &str, port: u16) -> Command {
         "-nostdin",
         "-trace_err",
     ]);
-    cmd.stdout(std::process::Stdio::null());
     cmd
+}
+
+/// True once process `pid` holds a UDP socket bound to local `port`, as
+/// /proc shows it: SIPp says nothing when it is listening, and probing
+/// the port with a request would start the scenario's call.
+fn holds_udp_port(pid: u32, port: u16) -> bool {
+    let inodes: Vec<String> = ["/proc/net/udp", "/proc/net/udp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .flat_map(|table| {
+            table
+                .lines()
+                .skip(1)
+                .filter_map(|row| {
+                    // sl local_address rem_address st ... uid timeout inode
+                    let cols: Vec<&str> = row.split_whitespace().collect();
+                    let local = cols.get(1)?.rsplit(':').next()?;
+                    (u16::from_str_radix(local, 16).ok()? == port)
+                        .then(|| cols.get(9).map(|i| format!("socket:[{i}]")))?
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .any(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
+}
+
+/// Bob's SIPp UAS on `port`, once it listens there; or, if it exited
+/// first (another process took the port), its stderr.
+fn start_uas(dir: &std::path::Path, port: u16) -> Result<KillOnDrop, String> {
+    let child = sipp_cmd(dir, SIPP_UAS, port)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut uas = KillOnDrop(child);
+    let stderr = Lines::new(uas.0.stderr.take().unwrap());
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if holds_udp_port(uas.0.id(), port) {
+            return Ok(uas);
+        }
+        if let Ok(Some(status)) = uas.0.try_wait() {
+            let text = stderr.rest("sipp UAS stderr").join("\n");
+            return Err(format!("{status}: {text}"));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sipp UAS never listened on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
 fn sipp_call_invite_ringing_ok_ack_bye_through_the_proxy() {
     let locus = Locus::start(&[]);
     let tmp = tempfile::tempdir().unwrap();
-    let bob_port = free_port();
-    // Bob registers from the port his UAS will then listen on.
-    let st = sipp_cmd(tmp.path(), SIPP_REGISTER, bob_port)
-        .arg(locus.addr().to_string())
-        .status()
-        .unwrap();
+    // Bob registers from the port his UAS then listens on (the proxy sends
+    // to the address a REGISTER came from). Should another process take
+    // the port between the two, bob's binding is removed and both are
+    // done again on another port.
+    let mut tries = 0;
+    let mut uas = loop {
+        let (bob_port, reg) = run_sipp(|port| {
+            let mut cmd = sipp_cmd(tmp.path(), SIPP_REGISTER, port);
+            cmd.arg(locus.udp_addr().to_string());
+            cmd
+        });
+        assert_eq!(
+            reg.status.code(),
+            Some(0),
+            "sipp REGISTER failed; logs in {:?}",
+            tmp.path()
+        );
+        match start_uas(tmp.path(), bob_port) {
+            Ok(uas) => break uas,
+            Err(e) if e.contains(SIPP_PORT_TAKEN) && tries + 1 < PORT_TRIES => {
+                tries += 1;
+                let mut all = Register::new("bob");
+                all.contacts = vec!["*".into()];
+                all.expires = Some("0".into());
+                let c = UdpClient::new(locus.udp_addr());
+                assert_eq!(c.request(&all.build()).code, 200);
+            }
+            Err(e) => panic!("sipp UAS failed to start on {bob_port}: {e}"),
+        }
+    };
+    let (_, uac) = run_sipp(|port| {
+        let mut cmd = sipp_cmd(tmp.path(), SIPP_UAC, port);
+        cmd.arg(locus.udp_addr().to_string());
+        cmd
+    });
+    let uas_status = wait_within(&mut uas.0, CLIENT_WAIT).and_then(|s| s.code());
     assert_eq!(
-        st.code(),
-        Some(0),
-        "sipp REGISTER failed; logs in {:?}",
-        tmp.path()
-    );
-    let mut uas = sipp_cmd(tmp.path(), SIPP_UAS, bob_port).spawn().unwrap();
-    let uac = sipp_cmd(tmp.path(), SIPP_UAC, free_port())
-        .arg(locus.addr().to_string())
-        .status()
-        .unwrap();
-    let uas_status = wait_child(&mut uas);
-    assert_eq!(
-        uac.code(),
+        uac.status.code(),
         Some(0),
         "sipp UAC failed; logs in {:?}",
         tmp.path().to_path_buf()
@@ -574,21 +651,4 @@ fn sipp_call_invite_ringing_ok_ack_bye_through_the_proxy() {
         "sipp UAS failed; logs in {:?}",
         tmp.path().to_path_buf()
     );
-}
-
-/// Waits for a child this test started, killing it (by its PID) if it
-/// outlives the bound.
-fn wait_child(child: &mut std::process::Child) -> Option<i32> {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st.code();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }

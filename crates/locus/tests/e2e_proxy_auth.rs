@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use sip_core::digest::{answer, Algorithm, Challenge, RequestParts};
 use std::net::UdpSocket;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn server(extra: &[&str]) -> (tempfile::TempDir, Locus) {
     let tmp = tempfile::tempdir().unwrap();
@@ -18,7 +18,7 @@ fn server(extra: &[&str]) -> (tempfile::TempDir, Locus) {
     add_user(&data, "bob", "example.com", "bob-pw");
     let mut args = vec!["--auth-algorithms", "SHA-512-256,SHA-256,MD5"];
     args.extend(extra);
-    let locus = Locus::start_in(&data, free_port(), &args);
+    let locus = Locus::start_in(&data, &args);
     (tmp, locus)
 }
 
@@ -65,7 +65,7 @@ fn register_bob(locus: &Locus) -> UdpSocket {
     // address a REGISTER came from.
     let c = UdpClient {
         sock: phone.try_clone().unwrap(),
-        server: locus.addr(),
+        server: locus.udp_addr(),
     };
     let mut reg = Register::new("bob");
     reg.contacts = vec![format!("<sip:bob@127.0.0.1:{port}>")];
@@ -98,11 +98,14 @@ fn invite(from: &str, to_user_at: &str, extra: &str) -> String {
     )
 }
 
-/// The first final (or 1xx other than 100) response to `msg`.
+/// The first final response to `msg` (each read bounded by the socket's
+/// timeout, all of them by WAIT).
 fn final_response(c: &UdpClient, msg: &str) -> Response {
     c.sock.send_to(msg.as_bytes(), c.server).unwrap();
     let mut buf = vec![0u8; 65536];
+    let deadline = Instant::now() + WAIT;
     loop {
+        assert!(Instant::now() < deadline, "no final response to:\n{msg}");
         let (n, _) = c.sock.recv_from(&mut buf).expect("a response");
         let r = Response::parse(&String::from_utf8_lossy(&buf[..n]));
         if r.code >= 200 {
@@ -115,7 +118,7 @@ fn final_response(c: &UdpClient, msg: &str) -> Response {
 fn a_caller_of_a_served_domain_authenticates_with_407_before_routing() {
     let (_tmp, locus) = server(&[]);
     let phone = register_bob(&locus);
-    let caller = UdpClient::new(locus.addr());
+    let caller = UdpClient::new(locus.udp_addr());
     caller
         .sock
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -144,7 +147,10 @@ fn a_caller_of_a_served_domain_authenticates_with_407_before_routing() {
         "bob@example.com",
         &format!("Proxy-Authorization: {auth}\r\n"),
     );
-    caller.sock.send_to(msg.as_bytes(), locus.addr()).unwrap();
+    caller
+        .sock
+        .send_to(msg.as_bytes(), locus.udp_addr())
+        .unwrap();
     let mut buf = vec![0u8; 65536];
     let (n, _) = phone
         .recv_from(&mut buf)
@@ -199,7 +205,7 @@ fn a_caller_of_a_served_domain_authenticates_with_407_before_routing() {
 fn callers_from_elsewhere_reach_local_users_only_and_unknown_users_are_404() {
     let (_tmp, locus) = server(&[]);
     let phone = register_bob(&locus);
-    let caller = UdpClient::new(locus.addr());
+    let caller = UdpClient::new(locus.udp_addr());
     caller
         .sock
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -209,7 +215,7 @@ fn callers_from_elsewhere_reach_local_users_only_and_unknown_users_are_404() {
         .sock
         .send_to(
             invite("carol@elsewhere.org", "bob@example.com", "").as_bytes(),
-            locus.addr(),
+            locus.udp_addr(),
         )
         .unwrap();
     let mut buf = vec![0u8; 65536];
@@ -237,7 +243,7 @@ fn callers_from_elsewhere_reach_local_users_only_and_unknown_users_are_404() {
 #[test]
 fn enumeration_protection_answers_unknown_users_like_known_ones() {
     let (_tmp, locus) = server(&["--enumeration-protection"]);
-    let caller = UdpClient::new(locus.addr());
+    let caller = UdpClient::new(locus.udp_addr());
     caller
         .sock
         .set_read_timeout(Some(Duration::from_secs(5)))

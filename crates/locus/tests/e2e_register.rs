@@ -6,21 +6,28 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const AOR: &str = "sip:alice@example.com";
 
-fn server(listen_host: &str, extra: &[&str]) -> (Locus, u16) {
-    let port = free_port();
+/// A server on UDP and TCP `listen_host`, each on a port the kernel picks.
+fn server(listen_host: &str, extra: &[&str]) -> Locus {
     let listen = vec![
-        format!("udp:{listen_host}:{port}"),
-        format!("tcp:{listen_host}:{port}"),
+        format!("udp:{listen_host}:0"),
+        format!("tcp:{listen_host}:0"),
     ];
     let mut flags = vec!["--domain", "example.com"];
     flags.extend(extra);
-    (Locus::start_with(&[], &listen, &flags), port)
+    Locus::start_with(&[], &listen, &flags)
+}
+
+/// The `--registrar` URI of the server's listener for `transport`.
+fn uri_of(l: &Locus, transport: &str) -> String {
+    match transport {
+        "udp" => format!("sip:{}", l.udp_addr()),
+        _ => format!("sip:{}", l.tcp_addr()),
+    }
 }
 
 fn json_lines(out: &str) -> Vec<Value> {
@@ -110,24 +117,22 @@ fn lifecycle(registrar: &str, transport: &str, contact_host: &str) {
 
 #[test]
 fn once_query_remove_and_remove_all_over_udp_and_tcp() {
-    let (_l, port) = server("127.0.0.1", &[]);
-    let registrar = format!("sip:127.0.0.1:{port}");
-    lifecycle(&registrar, "udp", "192.0.2.4");
-    lifecycle(&registrar, "tcp", "192.0.2.4");
+    let l = server("127.0.0.1", &[]);
+    lifecycle(&uri_of(&l, "udp"), "udp", "192.0.2.4");
+    lifecycle(&uri_of(&l, "tcp"), "tcp", "192.0.2.4");
 }
 
 #[test]
 fn once_query_remove_and_remove_all_over_ipv6() {
-    let (_l, port) = server("[::1]", &[]);
-    let registrar = format!("sip:[::1]:{port}");
-    lifecycle(&registrar, "udp", "[2001:db8::4]");
-    lifecycle(&registrar, "tcp", "[2001:db8::4]");
+    let l = server("[::1]", &[]);
+    lifecycle(&uri_of(&l, "udp"), "udp", "[2001:db8::4]");
+    lifecycle(&uri_of(&l, "tcp"), "tcp", "[2001:db8::4]");
 }
 
 #[test]
 fn human_output_is_a_table_and_derived_contact_is_ours() {
-    let (_l, port) = server("127.0.0.1", &[]);
-    let registrar = format!("sip:127.0.0.1:{port}");
+    let l = server("127.0.0.1", &[]);
+    let registrar = uri_of(&l, "udp");
     let r = register_cmd(&[AOR, "--registrar", &registrar, "--once"], None);
     assert!(r.status.success(), "{}", r.stderr);
     let lines: Vec<&str> = r.stdout.lines().collect();
@@ -149,8 +154,8 @@ fn human_output_is_a_table_and_derived_contact_is_ours() {
 
 #[test]
 fn verbose_prints_every_message_and_423_is_retried_with_min_expires() {
-    let (_l, port) = server("127.0.0.1", &["--min-expires", "60"]);
-    let registrar = format!("sip:127.0.0.1:{port}");
+    let l = server("127.0.0.1", &["--min-expires", "60"]);
+    let registrar = uri_of(&l, "udp");
     let r = register_cmd(
         &[
             AOR,
@@ -193,8 +198,10 @@ fn verbose_prints_every_message_and_423_is_retried_with_min_expires() {
 #[test]
 fn refresh_loop_keeps_the_binding_across_expiry_and_unregisters_on_sigterm() {
     for transport in ["udp", "tcp"] {
-        let (_l, port) = server("127.0.0.1", &["--min-expires", "1"]);
-        let registrar = format!("sip:127.0.0.1:{port}");
+        let l = server("127.0.0.1", &["--min-expires", "1"]);
+        let registrar = uri_of(&l, transport);
+        // The queries name no transport: they go to the UDP listener.
+        let query = uri_of(&l, "udp");
         let child = Command::new(bin())
             .args([
                 "register",
@@ -214,13 +221,12 @@ fn refresh_loop_keeps_the_binding_across_expiry_and_unregisters_on_sigterm() {
             .spawn()
             .unwrap();
         let mut child = KillOnDrop(child);
-        let mut reader = BufReader::new(child.0.stdout.take().unwrap());
+        let out = Lines::new(child.0.stdout.take().unwrap());
         let started = Instant::now();
         let mut registrations = 0;
         // Three successful registrations span more than one 2 s lifetime.
         while registrations < 3 {
-            let mut line = String::new();
-            assert!(reader.read_line(&mut line).unwrap() > 0, "client exited");
+            let line = out.next_line("registration line").expect("client exited");
             let v: Value = serde_json::from_str(&line).unwrap();
             assert_eq!(v["operation"], "register");
             assert_eq!(v["granted"], 2);
@@ -231,41 +237,25 @@ fn refresh_loop_keeps_the_binding_across_expiry_and_unregisters_on_sigterm() {
             assert!(started.elapsed() < WAIT, "refresh loop too slow to observe");
         }
         // Still registered now, after more than one expiry interval.
-        let q = register_cmd(&[AOR, "--registrar", &registrar, "--query", "--json"], None);
+        let q = register_cmd(&[AOR, "--registrar", &query, "--query", "--json"], None);
         let v = &json_lines(&q.stdout)[0];
         assert_eq!(contacts_of(v).len(), 1, "{}", q.stdout);
         // SIGTERM: the client removes its binding and exits 0.
-        let pid = child.0.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
-        let mut rest = String::new();
-        std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
-        let deadline = Instant::now() + WAIT;
-        let status = loop {
-            if let Some(s) = child.0.try_wait().unwrap() {
-                break s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "client did not exit after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        send_signal(&child.0, libc::SIGTERM);
+        let rest = out.rest("client after SIGTERM").join("\n");
+        let status = wait_within(&mut child.0, WAIT).expect("client did not exit after SIGTERM");
         assert!(status.success(), "{status:?}");
         let last = json_lines(&rest).pop().expect("an unregister line");
         assert_eq!(last["operation"], "unregister");
-        let q = register_cmd(&[AOR, "--registrar", &registrar, "--query", "--json"], None);
+        let q = register_cmd(&[AOR, "--registrar", &query, "--query", "--json"], None);
         assert!(contacts_of(&json_lines(&q.stdout)[0]).is_empty());
     }
 }
 
 #[test]
 fn refusals_exit_1_with_the_status_and_bad_flags_exit_2_naming_the_flag() {
-    let (_l, port) = server("127.0.0.1", &[]);
-    let registrar = format!("sip:127.0.0.1:{port}");
+    let l = server("127.0.0.1", &[]);
+    let registrar = uri_of(&l, "udp");
     let r = register_cmd(
         &[
             "sip:alice@other.example",

@@ -13,7 +13,7 @@ use hickory_proto::rr::{Name, RData, Record};
 use hickory_proto::serialize::binary::{BinDecodable, BinEncodable};
 use serde_json::Value;
 use std::net::{Ipv4Addr, UdpSocket};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -118,12 +118,8 @@ fn registrar_of(out: &str) -> String {
 
 #[test]
 fn dns_naptr_srv_a_and_the_tcp_fallback_find_the_registrar() {
-    let port = free_port();
-    let listen = vec![
-        format!("udp:127.0.0.1:{port}"),
-        format!("tcp:127.0.0.1:{port}"),
-    ];
-    let _locus = Locus::start_with(
+    let listen = vec!["udp:127.0.0.1:0".to_string(), "tcp:127.0.0.1:0".to_string()];
+    let locus = Locus::start_with(
         &[],
         &listen,
         &[
@@ -135,15 +131,16 @@ fn dns_naptr_srv_a_and_the_tcp_fallback_find_the_registrar() {
             "plain.test",
         ],
     );
+    let (udp_port, tcp_port) = (locus.udp_addr().port(), locus.tcp_addr().port());
     let dns = Dns::start(vec![
         // NAPTR prefers TCP (order 10) over UDP (order 20).
         naptr("naptr.test.", 20, "SIP+D2U", "_sip._udp.naptr.test."),
         naptr("naptr.test.", 10, "SIP+D2T", "_sip._tcp.naptr.test."),
-        srv("_sip._udp.naptr.test.", port, "reg.naptr.test."),
-        srv("_sip._tcp.naptr.test.", port, "reg.naptr.test."),
+        srv("_sip._udp.naptr.test.", udp_port, "reg.naptr.test."),
+        srv("_sip._tcp.naptr.test.", tcp_port, "reg.naptr.test."),
         a("reg.naptr.test."),
         // No NAPTR and no _sip._udp: the TCP SRV is the fallback.
-        srv("_sip._tcp.srv.test.", port, "reg.srv.test."),
+        srv("_sip._tcp.srv.test.", tcp_port, "reg.srv.test."),
         a("reg.srv.test."),
         a("srv.test."),
         // An explicit port: A only, UDP.
@@ -157,13 +154,13 @@ fn dns_naptr_srv_a_and_the_tcp_fallback_find_the_registrar() {
         assert!(r.status.success(), "{aor}: {}\n{}", r.stdout, r.stderr);
         registrar_of(&r.stdout)
     };
-    let tcp = format!("tcp:127.0.0.1:{port}");
-    let udp = format!("udp:127.0.0.1:{port}");
+    let tcp = format!("tcp:{}", locus.tcp_addr());
+    let udp = format!("udp:{}", locus.udp_addr());
     assert_eq!(run("sip:alice@naptr.test", &[]), tcp);
     // --transport restricts the NAPTR choice.
     assert_eq!(run("sip:alice@naptr.test", &["--transport", "udp"]), udp);
     assert_eq!(run("sip:alice@srv.test", &[]), tcp);
-    assert_eq!(run(&format!("sip:alice@plain.test:{port}"), &[]), udp);
+    assert_eq!(run(&format!("sip:alice@plain.test:{udp_port}"), &[]), udp);
     // --registrar with a name is resolved the same way.
     assert_eq!(
         run("sip:alice@naptr.test", &["--registrar", "sip:srv.test"]),
@@ -189,24 +186,23 @@ struct Netns(String);
 
 impl Netns {
     fn create() -> Netns {
+        let ip = tool("ip", "iproute2");
         let name = format!("locus-mcast-{}", std::process::id());
-        let run = |args: &[&str]| {
-            let out = Command::new("ip").args(args).output();
-            match out {
-                Ok(o) if o.status.success() => {}
-                Ok(o) => panic!(
-                    "multicast test needs a network namespace (run as root with iproute2): `ip {}` failed: {}",
-                    args.join(" "),
-                    String::from_utf8_lossy(&o.stderr)
-                ),
-                Err(e) => panic!("multicast test needs iproute2 (`ip`): {e}"),
-            }
+        let ip_ok = |args: &[&str]| {
+            let out = run(Command::new(&ip).args(args), None, WAIT);
+            assert!(
+                out.status.success(),
+                "multicast test needs a network namespace (run as root with iproute2): `ip {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
         };
-        let _ = Command::new("ip").args(["netns", "del", &name]).output();
-        run(&["netns", "add", &name]);
+        // Left over from an earlier run of this process ID, if any.
+        let _ = run(Command::new(&ip).args(["netns", "del", &name]), None, WAIT);
+        ip_ok(&["netns", "add", &name]);
         let ns = Netns(name.clone());
-        run(&["-n", &name, "link", "set", "lo", "up"]);
-        run(&["-n", &name, "route", "add", "224.0.0.0/4", "dev", "lo"]);
+        ip_ok(&["-n", &name, "link", "set", "lo", "up"]);
+        ip_ok(&["-n", &name, "route", "add", "224.0.0.0/4", "dev", "lo"]);
         ns
     }
 
@@ -217,7 +213,15 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+        // No panic here (this may run while a failed test unwinds).
+        if let Ok(mut child) = Command::new(tool("ip", "iproute2"))
+            .args(["netns", "del", &self.0])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            let _ = wait_within(&mut child, WAIT);
+        }
     }
 }
 
@@ -238,8 +242,7 @@ fn multicast_redirector(
         let sock = UdpSocket::bind("0.0.0.0:5060").unwrap();
         sock.join_multicast_v4(&Ipv4Addr::new(224, 0, 1, 75), &Ipv4Addr::LOCALHOST)
             .unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(60)))
-            .unwrap();
+        sock.set_read_timeout(Some(WAIT)).unwrap();
         ready.send(()).unwrap();
         let mut buf = [0u8; 65536];
         let mut answered = 0;
@@ -274,12 +277,9 @@ fn multicast_redirector(
 #[test]
 fn multicast_discovery_follows_the_302_to_the_unicast_registrar() {
     let ns = Netns::create();
-    let port = 5070;
-    let listen = vec![
-        format!("udp:127.0.0.1:{port}"),
-        format!("tcp:127.0.0.1:{port}"),
-    ];
-    let _locus = Locus::start_with(&ns.exec(), &listen, &["--domain", "example.com"]);
+    let listen = vec!["udp:127.0.0.1:0".to_string(), "tcp:127.0.0.1:0".to_string()];
+    let locus = Locus::start_with(&ns.exec(), &listen, &["--domain", "example.com"]);
+    let port = locus.udp_addr().port();
     let (tx, rx) = std::sync::mpsc::channel();
     let redirector = multicast_redirector(&ns.0, format!("sip:127.0.0.1:{port}"), tx);
     rx.recv_timeout(WAIT)

@@ -9,10 +9,13 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+/// Kamailio's message (on stderr, then exit) when a listen port is taken.
+const KAMAILIO_PORT_TAKEN: &str = "Address already in use";
 
 struct Kamailio {
     child: Child,
@@ -21,26 +24,43 @@ struct Kamailio {
 }
 
 impl Kamailio {
+    /// Starts Kamailio on a free port: it cannot bind port 0 and say which
+    /// port it got. When another process took the port meanwhile, Kamailio
+    /// says so and exits, and the start is retried on another port, up to
+    /// PORT_TRIES times.
     fn start(auth: bool) -> Kamailio {
-        let found = Command::new("sh")
-            .args(["-c", "command -v kamailio"])
-            .output()
-            .unwrap();
-        assert!(
-            found.status.success(),
-            "kamailio is required: apt-get install kamailio"
-        );
+        let kamailio = tool("kamailio", "kamailio");
+        for _ in 0..PORT_TRIES {
+            match Kamailio::start_on(&kamailio, free_port(), auth) {
+                Ok(k) => return k,
+                Err(stderr) if stderr.contains(KAMAILIO_PORT_TAKEN) => continue,
+                Err(stderr) => panic!("kamailio did not start: {stderr}"),
+            }
+        }
+        panic!("kamailio found each of {PORT_TRIES} free ports taken");
+    }
+
+    /// Kamailio on UDP and TCP `port`, once it answers OPTIONS with the
+    /// Server header this start gave it (so the answer is from this
+    /// Kamailio, not from another process on the port); or, if it exited
+    /// first, its stderr.
+    fn start_on(kamailio: &PathBuf, port: u16, auth: bool) -> Result<Kamailio, String> {
         let cfg =
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../bench/kamailio/registrar.cfg");
         let text = std::fs::read_to_string(&cfg).unwrap();
         // Short lifetimes so a refresh across an expiry interval is quick.
         let text = text.replace("\"min_expires\", 60", "\"min_expires\", 1");
         assert!(text.contains("\"min_expires\", 1"));
+        let server = unique("kamailio-test-");
+        let text = text.replace(
+            "server_header=\"Server: kamailio-bench\"",
+            &format!("server_header=\"Server: {server}\""),
+        );
+        assert!(text.contains(&server));
         let dir = tempfile::tempdir().unwrap();
         let cfg_path = dir.path().join("registrar.cfg");
         std::fs::write(&cfg_path, text).unwrap();
-        let port = free_port();
-        let mut cmd = Command::new("kamailio");
+        let mut cmd = Command::new(kamailio);
         cmd.arg("-f")
             .arg(&cfg_path)
             .args(["-l", &format!("udp:127.0.0.1:{port}")])
@@ -50,17 +70,18 @@ impl Kamailio {
         if auth {
             cmd.args(["-A", "WITH_AUTH"]);
         }
-        let child = cmd
+        let mut child = cmd
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start kamailio");
-        let k = Kamailio {
+        // Read on, so that Kamailio never blocks on a full pipe.
+        let stderr = Lines::new(child.stderr.take().unwrap());
+        let mut k = Kamailio {
             child,
             port,
             _dir: dir,
         };
-        // Ready when it answers OPTIONS.
         let client = UdpClient::new(SocketAddr::from(([127, 0, 0, 1], port)));
         let deadline = Instant::now() + WAIT;
         loop {
@@ -71,12 +92,19 @@ impl Kamailio {
                 unique("z9hG4bK"),
                 unique("probe")
             );
-            if client.send_raw(opt.as_bytes()).is_some() {
-                break;
+            if let Some(r) = client.send_raw(opt.as_bytes()) {
+                if r.header("Server").as_deref() == Some(server.as_str()) {
+                    return Ok(k);
+                }
+            }
+            if let Ok(Some(status)) = k.child.try_wait() {
+                return Err(format!(
+                    "{status}: {}",
+                    stderr.rest("kamailio stderr").join("\n")
+                ));
             }
             assert!(Instant::now() < deadline, "kamailio did not start");
         }
-        k
     }
 
     fn registrar(&self, transport: &str) -> String {
@@ -84,21 +112,14 @@ impl Kamailio {
     }
 }
 
-use std::net::SocketAddr;
-
 impl Drop for Kamailio {
+    /// SIGTERM (Kamailio then stops its worker processes), SIGKILL if it
+    /// has not exited within WAIT.
     fn drop(&mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            if self.child.try_wait().ok().flatten().is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if let Ok(None) = self.child.try_wait() {
+            send_signal(&self.child, libc::SIGTERM);
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = wait_within(&mut self.child, WAIT);
     }
 }
 
@@ -188,11 +209,10 @@ fn register_refresh_query_and_remove_against_kamailio_without_auth() {
         .spawn()
         .unwrap();
     let mut child = KillOnDrop(child);
-    let mut reader = BufReader::new(child.0.stdout.take().unwrap());
+    let out = Lines::new(child.0.stdout.take().unwrap());
     let mut seen = 0;
     while seen < 3 {
-        let mut line = String::new();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "client exited");
+        let line = out.next_line("registration line").expect("client exited");
         let v: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["operation"], "register");
         assert_eq!(v["granted"], 2);
@@ -200,15 +220,10 @@ fn register_refresh_query_and_remove_against_kamailio_without_auth() {
     }
     let q = register_cmd(&[aor, "--registrar", &reg, "--query", "--json"], None);
     assert_eq!(count(&json(&q.stdout)), 1, "{}", q.stdout);
-    let pid = child.0.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
-    assert!(child.0.wait().unwrap().success());
+    send_signal(&child.0, libc::SIGINT);
+    let rest = out.rest("client after SIGINT").join("\n");
+    let status = wait_within(&mut child.0, WAIT).expect("client did not exit after SIGINT");
+    assert!(status.success());
     assert!(rest.contains("\"unregister\""), "{rest}");
     let q = register_cmd(&[aor, "--registrar", &reg, "--query", "--json"], None);
     assert_eq!(count(&json(&q.stdout)), 0, "{}", q.stdout);

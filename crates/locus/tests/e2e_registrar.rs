@@ -3,13 +3,13 @@
 mod common;
 
 use common::*;
-use std::net::UdpSocket;
+use std::net::{IpAddr, Ipv6Addr, UdpSocket};
 use std::time::Duration;
 
 #[test]
 fn register_query_refresh_and_remove_over_udp() {
     let locus = Locus::start(&[]);
-    let c = UdpClient::new(locus.addr());
+    let c = UdpClient::new(locus.udp_addr());
     let mut reg = Register::new("alice");
     reg.expires = Some("600".into());
     let r = c.request(&reg.build());
@@ -63,7 +63,7 @@ fn register_query_refresh_and_remove_over_udp() {
 #[test]
 fn register_over_tcp_reuses_the_connection() {
     let locus = Locus::start(&[]);
-    let mut t = TcpClient::connect(locus.addr());
+    let mut t = TcpClient::connect(locus.tcp_addr());
     let mut reg = Register::new("bob");
     reg.transport = "TCP";
     reg.contacts = vec!["<sip:bob@192.0.2.20:5060;transport=tcp>".into()];
@@ -89,10 +89,56 @@ fn register_over_tcp_reuses_the_connection() {
     assert!(table.contains("tcp"), "{table}");
 }
 
+/// RFC 3261 §21.5.14: a message over the size limits gets 513, and a
+/// stream stays usable for the next message (the rest of the oversized
+/// one is read and discarded).
+#[test]
+fn oversized_messages_get_513_and_the_stream_goes_on() {
+    let locus = Locus::start(&[]);
+    let big_header = format!("X-Padding: {}\r\n", "a".repeat(40_000));
+    let mut reg = Register::new("dora");
+    reg.transport = "TCP";
+    // A 40 KB header line, in a message under the size limit.
+    let mut t = TcpClient::connect(locus.tcp_addr());
+    let r = t.request(
+        &reg.build()
+            .replacen("\r\n", &format!("\r\n{big_header}"), 1),
+    );
+    assert_eq!(
+        (r.code, r.reason.as_str()),
+        (513, "Message Too Large"),
+        "{}",
+        r.raw
+    );
+    // A message over the size limit (a 100 KB body), then a normal one on
+    // the same connection.
+    reg.cseq += 1;
+    let body = "b".repeat(100_000);
+    let huge = reg.build().replace(
+        "Content-Length: 0",
+        &format!("Content-Length: {}", body.len()),
+    ) + &body;
+    t.send(huge.as_bytes());
+    let r = t.read_response();
+    assert_eq!(r.code, 513, "{}", r.raw);
+    reg.cseq += 1;
+    let r = t.request(&reg.build());
+    assert_eq!(r.code, 200, "{}", r.raw);
+    // Over UDP too.
+    let c = UdpClient::new(locus.udp_addr());
+    let mut reg = Register::new("dora-udp");
+    reg.cseq = 1;
+    let r = c.request(
+        &reg.build()
+            .replacen("\r\n", &format!("\r\n{big_header}"), 1),
+    );
+    assert_eq!(r.code, 513, "{}", r.raw);
+}
+
 #[test]
 fn policy_rejections_change_nothing() {
     let locus = Locus::start(&["--max-contacts", "2"]);
-    let c = UdpClient::new(locus.addr());
+    let c = UdpClient::new(locus.udp_addr());
     let mut reg = Register::new("carol");
     reg.expires = Some("30".into());
     let r = c.request(&reg.build());
@@ -131,7 +177,7 @@ fn policy_rejections_change_nothing() {
 #[test]
 fn retransmission_is_answered_from_the_transaction() {
     let locus = Locus::start(&[]);
-    let c = UdpClient::new(locus.addr());
+    let c = UdpClient::new(locus.udp_addr());
     let reg = Register::new("erin").build();
     let first = c.request(&reg);
     let again = c.request(&reg);
@@ -142,7 +188,7 @@ fn retransmission_is_answered_from_the_transaction() {
 #[test]
 fn options_and_other_methods() {
     let locus = Locus::start(&[]);
-    let c = UdpClient::new(locus.addr());
+    let c = UdpClient::new(locus.udp_addr());
     let opt = format!(
         "OPTIONS sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch={};rport\r\n\
          From: <sip:x@example.com>;tag=1\r\nTo: <sip:example.com>\r\nCall-ID: {}\r\nCSeq: 1 OPTIONS\r\n\
@@ -176,7 +222,7 @@ fn options_and_other_methods() {
 #[test]
 fn malformed_messages_get_400_naming_the_defect_and_the_server_keeps_serving() {
     let locus = Locus::start(&[]);
-    let c = UdpClient::new(locus.addr());
+    let c = UdpClient::new(locus.udp_addr());
     // Each case is built from a fresh request (a fresh branch): reusing one
     // branch would rightly be answered from the first case's transaction.
     let good = || Register::new("frank").build();
@@ -269,13 +315,13 @@ fn response_goes_to_the_via_port_without_rport() {
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
     let port = listener.local_addr().unwrap().port();
-    let sender = UdpClient::new(locus.addr());
+    let sender = UdpClient::new(locus.udp_addr());
     let mut reg = Register::new("gina");
     reg.rport = false;
     reg.via_host = format!("127.0.0.1:{port}");
     sender
         .sock
-        .send_to(reg.build().as_bytes(), locus.addr())
+        .send_to(reg.build().as_bytes(), locus.udp_addr())
         .unwrap();
     let mut buf = [0u8; 4096];
     let (n, _) = listener
@@ -288,7 +334,7 @@ fn response_goes_to_the_via_port_without_rport() {
 #[test]
 fn idle_tcp_connection_is_closed() {
     let locus = Locus::start(&["--tcp-idle-timeout", "1"]);
-    let mut t = TcpClient::connect(locus.addr());
+    let mut t = TcpClient::connect(locus.tcp_addr());
     let mut buf = [0u8; 16];
     use std::io::Read;
     let n = t
@@ -304,19 +350,18 @@ fn ipv6_loopback_listener() {
         panic!("IPv6 loopback is not available on this machine");
     }
     let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let udp = format!("udp:[::1]:{port}");
-    let tcp = format!("tcp:[::1]:{port}");
     let locus = Locus::start_in(
         &tmp.path().join("d"),
-        free_port(),
-        &["--listen", &udp, "--listen", &tcp],
+        &["--listen", "udp:[::1]:0", "--listen", "tcp:[::1]:0"],
     );
+    let v6 = IpAddr::from(Ipv6Addr::LOCALHOST);
+    let (udp, tcp) = (locus.listener("udp", v6), locus.listener("tcp", v6));
+    assert_ne!(udp.port(), 0);
     assert!(
         locus
             .stdout_lines
             .iter()
-            .any(|l| l.contains(&format!("udp:[::1]:{port}"))),
+            .any(|l| l.contains(&format!("udp:{udp}"))),
         "{:?}",
         locus.stdout_lines
     );
@@ -325,10 +370,11 @@ fn ipv6_loopback_listener() {
     let mut reg = Register::new("v6");
     reg.via_host = "[::1]:5062".into();
     reg.contacts = vec!["<sip:v6@[2001:db8::7]:5062>".into()];
-    sock.send_to(reg.build().as_bytes(), format!("[::1]:{port}"))
-        .unwrap();
+    sock.send_to(reg.build().as_bytes(), udp).unwrap();
     let mut buf = [0u8; 4096];
-    let (n, _) = sock.recv_from(&mut buf).unwrap();
+    let (n, _) = sock
+        .recv_from(&mut buf)
+        .expect("a response from the IPv6 listener");
     let r = Response::parse(&String::from_utf8_lossy(&buf[..n]));
     assert_eq!(r.code, 200, "{}", r.raw);
     assert!(
@@ -337,7 +383,7 @@ fn ipv6_loopback_listener() {
         r.raw
     );
     assert_eq!(r.contacts()[0].0, "sip:v6@[2001:db8::7]:5062");
-    let mut t = TcpClient::connect(format!("[::1]:{port}").parse().unwrap());
+    let mut t = TcpClient::connect(tcp);
     reg.transport = "TCP";
     reg.cseq = 2;
     assert_eq!(t.request(&reg.build()).code, 200);

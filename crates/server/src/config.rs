@@ -1,10 +1,13 @@
 //! What the shell needs to know to serve.
 
-use crate::security::AuthSetup;
+use location::{SqliteUsers, UserCache};
 use sip_core::abuse::AbuseConfig;
+use sip_core::auth::AuthConfig;
+use sip_core::security::AuthMode;
 use sip_core::CoreConfig;
 use sip_message::Limits;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// One listener.
@@ -57,6 +60,21 @@ pub struct ServerConfig {
     /// Calls to unknown users get 480 like known users without bindings,
     /// instead of 404 (only meaningful with accounts).
     pub enumeration_protection: bool,
+    /// How many endpoint instances serve (sharded by Call-ID); at least 1.
+    pub shards: usize,
+}
+
+/// What the shell needs to authenticate.
+#[derive(Debug, Clone)]
+pub struct AuthSetup {
+    /// When to require authentication.
+    pub mode: AuthMode,
+    /// The policy.
+    pub config: AuthConfig,
+    /// The server secret (nonces and opaque derive from it).
+    pub secret: Vec<u8>,
+    /// The accounts, reloaded when they change.
+    pub users: Arc<UserCache<SqliteUsers>>,
 }
 
 /// Serving the SIP multicast group 224.0.1.75:5060.
@@ -64,7 +82,4 @@ pub struct ServerConfig {
 pub struct MulticastConfig {
     /// Interface address to join on (0.0.0.0: chosen by the routing table).
     pub interface: std::net::Ipv4Addr,
-    /// Send responses to multicast requests to the group (RFC 2543 §1.4.3)
-    /// rather than back to the sender.
-    pub reply_to_group: bool,
 }

@@ -1,29 +1,43 @@
-//! The tokio shell of locus: binds the UDP and TCP listeners, feeds
-//! datagrams and stream frames to the sans-IO core, applies registrations
-//! to the location store and sends the responses; drives the core's timers
-//! (transactions, binding expiry) and shuts down gracefully.
+//! The tokio shell of locus: binds the UDP, TCP and multicast listeners,
+//! hands every received message to the sans-IO endpoint (several
+//! instances, sharded by Call-ID), sends what it outputs, runs its store
+//! operations against the location store, drives its timers and the
+//! store's expiry, and shuts down gracefully.
 //!
 //! Protocol decisions live in `sip-core`; this crate only moves bytes,
-//! keeps time and awaits the store.
+//! sleeps until the next deadline and runs store operations.
+//!
+//! - transports: [`udp`](self) (a blocking thread per socket), `tcp`
+//!   (connections with an identity, framed), `multicast`; `sink` is what
+//!   they deliver to, `connections` the registry of open streams;
+//! - `shell`: the endpoint instances and the store driver; `sender`: where
+//!   transmits go; `timers`: the timer loop; `housekeeping`: account
+//!   reloads; `metrics`: counters and logs of the endpoint's events.
 
 mod config;
 mod connections;
-mod dispatch;
+mod housekeeping;
+mod metrics;
 mod multicast;
-mod router;
-mod security;
+mod sender;
+mod shell;
 mod shutdown;
+mod sink;
 mod tcp;
 mod timers;
 mod udp;
 
-pub use config::{ListenAddr, MulticastConfig, ServerConfig};
-pub use security::{AuthMode, AuthSetup, Metrics};
+pub use config::{AuthSetup, ListenAddr, MulticastConfig, ServerConfig};
+pub use metrics::Metrics;
 pub use shutdown::Shutdown;
+pub use sip_core::security::AuthMode;
 
-use location::LocationStore;
+use location_model::{LocationStore, StoreError};
+use sip_core::auth::Authenticator;
+use sip_core::security::Security;
+use sip_core::transport::MULTICAST_GROUP;
+use sip_core::{Endpoint, EndpointConfig, Listener, Transport};
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// Sockets bound and ready; [`Bound::run`] starts serving them.
@@ -84,64 +98,125 @@ impl Bound {
 
     /// Serves until `shutdown` fires, then stops accepting, finishes the
     /// requests in flight, and closes the store (flushing it).
-    pub async fn run<S: LocationStore>(
+    pub async fn run(
         self,
-        store: Arc<S>,
+        store: Arc<dyn LocationStore>,
         shutdown: Shutdown,
-    ) -> Result<(), location::StoreError> {
+    ) -> Result<(), StoreError> {
         let addrs = self.local_addrs();
+        let mut core = self.cfg.core.clone();
         // On a loopback listener, "localhost" names this server too.
         let loopback = addrs.iter().any(|a| a.addr().ip().is_loopback());
-        let local_hosts: Vec<String> = addrs
+        core.local_hosts = addrs
             .iter()
             .map(|a| a.addr().ip().to_string())
             .chain(loopback.then(|| "localhost".to_string()))
             .chain(self.cfg.local_hosts.iter().cloned())
             .collect();
-        let metrics = Arc::new(Metrics::default());
-        let security = Arc::new(security::Security::new(
-            self.cfg.auth.as_ref(),
-            &self.cfg.abuse,
-            metrics.clone(),
-        ));
-        let mut core = self.cfg.core.clone();
-        core.proxy.listeners = self
-            .local_addrs()
+        core.proxy.listeners = addrs
             .iter()
             .map(|a| match a {
-                ListenAddr::Udp(addr) => sip_core::proxy::Listener {
-                    transport: sip_core::Transport::Udp,
+                ListenAddr::Udp(addr) => Listener {
+                    transport: Transport::Udp,
                     addr: *addr,
                 },
-                ListenAddr::Tcp(addr) => sip_core::proxy::Listener {
-                    transport: sip_core::Transport::Tcp,
+                ListenAddr::Tcp(addr) => Listener {
+                    transport: Transport::Tcp,
                     addr: *addr,
                 },
             })
             .collect();
-        let shared = Arc::new(dispatch::Shared::new(
-            &self.cfg,
-            core,
-            store.clone(),
-            local_hosts,
-            self.udp.clone(),
-            shutdown.clone(),
-            security.clone(),
+        let core = Arc::new(core);
+        let auth = self.cfg.auth.as_ref().map(|a| {
+            let users: Arc<dyn location_model::UserDirectory> = a.users.clone();
+            (
+                a.mode,
+                Authenticator::new(a.config.clone(), &a.secret, users),
+            )
+        });
+        let security = Arc::new(Security::new(
+            auth,
+            self.cfg.abuse.clone(),
+            self.cfg.enumeration_protection,
+            rand::random(),
         ));
+        let shards = self.cfg.shards.clamp(1, usize::from(u16::MAX));
+        let endpoints = (0..shards)
+            .map(|i| {
+                Endpoint::new(EndpointConfig {
+                    core: core.clone(),
+                    limits: self.cfg.limits,
+                    security: security.clone(),
+                    proxy_auth: None,
+                    shard: i as u16,
+                    shards: shards as u16,
+                    seed: rand::random(),
+                })
+            })
+            .collect();
+        let metrics = Arc::new(Metrics::default());
+        let shell = shell::Shell::new(
+            endpoints,
+            self.cfg.limits,
+            store.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        );
+        let streams = tcp::Streams {
+            deliver: shell.sink(),
+            connections: Arc::new(connections::Connections::default()),
+            limits: self.cfg.limits,
+            idle: self.cfg.tcp_idle_timeout,
+            shutdown: shutdown.clone(),
+        };
+        shell.set_sender(Arc::new(sender::Sender::new(
+            &self.udp,
+            streams.clone(),
+            tokio::runtime::Handle::current(),
+        )));
+        let sink: Arc<dyn sink::Deliver> = shell.clone();
+        let max = self.cfg.limits.max_message_size;
         let mut tasks = tokio::task::JoinSet::new();
         if let Some(sock) = self.multicast {
-            tasks.spawn(multicast::serve(shared.clone(), sock, shutdown.clone()));
+            tasks.spawn(udp::receive_on_thread(
+                sink.clone(),
+                sock,
+                MULTICAST_GROUP,
+                max,
+                true,
+                shutdown.clone(),
+            ));
         }
         for sock in self.udp {
-            tasks.spawn(udp::serve(shared.clone(), sock, shutdown.clone()));
+            let Ok(local) = sock.local_addr() else {
+                tracing::error!("udp socket has no local address");
+                continue;
+            };
+            tasks.spawn(udp::receive_on_thread(
+                sink.clone(),
+                sock,
+                local,
+                max,
+                false,
+                shutdown.clone(),
+            ));
         }
+        drop(sink);
         for listener in self.tcp {
-            tasks.spawn(tcp::serve(shared.clone(), listener, shutdown.clone()));
+            tasks.spawn(tcp::serve(listener, streams.clone()));
         }
-        tasks.spawn(timers::run(shared.clone(), shutdown.clone()));
-        tasks.spawn(security::housekeeping(security, shutdown.clone()));
+        tasks.spawn(timers::run(shell.clone()));
+        if let Some(a) = &self.cfg.auth {
+            tasks.spawn(housekeeping::refresh_users(
+                a.users.clone(),
+                shutdown.clone(),
+            ));
+        }
         while tasks.join_next().await.is_some() {}
-        shared.wait_in_flight().await;
+        // Connection tasks hand on what they had read; then the store
+        // operations that started.
+        streams.connections.all_closed().await;
+        shell.wait_in_flight().await;
         let counters: Vec<String> = metrics
             .snapshot()
             .into_iter()
@@ -151,7 +226,12 @@ impl Bound {
         if !counters.is_empty() {
             tracing::info!(counters = %counters.join(" "), "security counters");
         }
-        store.close().await
+        drop(shell);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        store.close(Box::new(move |r| {
+            let _ = tx.send(r);
+        }));
+        rx.await.map_err(|_| StoreError::WriterGone)?
     }
 }
 
@@ -161,9 +241,4 @@ pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// A peer address, for logs.
-pub(crate) fn peer(a: SocketAddr) -> String {
-    a.to_string()
 }

@@ -1,10 +1,8 @@
-//! The one timer loop: sleeps until the earliest deadline the core (server
-//! transactions, proxy transactions) or the store reports (at most a
-//! second, woken early when the proxy armed a new timer), then lets them act.
+//! The one timer loop: sleeps until the earliest deadline the endpoint
+//! instances or the store report (at most a second, woken early when an
+//! instance armed an earlier timer), then lets them act.
 
-use crate::dispatch::Shared;
-use crate::shutdown::Shutdown;
-use location::LocationStore;
+use crate::shell::Shell;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,19 +16,17 @@ const MAX_SLEEP_MS: u64 = 1000;
 /// and the shortest of them (T1, 500 ms) is fifty times this.
 const MIN_SLEEP_MS: u64 = 10;
 
-pub(crate) async fn run<S: LocationStore>(shared: Arc<Shared<S>>, shutdown: Shutdown) {
+/// Runs the timers until shutdown.
+pub(crate) async fn run(shell: Arc<Shell>) {
+    let shutdown = shell.shutdown().clone();
     loop {
         let now = crate::now_ms();
-        let next_tx = shared.transaction_timers(now);
-        let (sends, next_proxy) = shared.router().timers(shared.store(), now);
-        for t in sends {
-            shared.send_transmit(t);
-        }
-        let expired = shared.store().purge_expired(now);
+        let next_endpoint = shell.run_timers(now);
+        let expired = shell.store().purge_expired(now);
         for b in &expired {
             tracing::debug!(aor = %b.aor, contact = %b.contact, "binding expired");
         }
-        let next = [next_tx, next_proxy, shared.store().next_expiry()]
+        let next = [next_endpoint, shell.store().next_expiry()]
             .into_iter()
             .flatten()
             .min()
@@ -38,9 +34,10 @@ pub(crate) async fn run<S: LocationStore>(shared: Arc<Shared<S>>, shutdown: Shut
         let sleep_ms = next
             .saturating_sub(crate::now_ms())
             .clamp(MIN_SLEEP_MS, MAX_SLEEP_MS);
+        shell.plan_wake(crate::now_ms().saturating_add(sleep_ms));
         tokio::select! {
             _ = shutdown.wait() => return,
-            _ = shared.timers_woken() => {}
+            _ = shell.timers_woken() => {}
             _ = tokio::time::sleep(Duration::from_millis(sleep_ms)) => {}
         }
     }

@@ -1,17 +1,17 @@
 //! The UDP transport: one receiving thread per socket.
 //!
 //! Each socket is a blocking one, read by a thread of its own that sleeps
-//! in `recvfrom` and handles each datagram as it arrives: no readiness
+//! in `recvfrom` and hands each datagram on as it arrives: no readiness
 //! poll before every read and no read that finds the socket empty, which
 //! under load are most of what an async receive loop costs per datagram.
-//! Responses are sent with a blocking `sendto`, bounded by a write
-//! timeout; a UDP send waits only when the socket's own send buffer is
-//! full.
+//! Datagrams are sent (by the sender) with a blocking `sendto`, bounded
+//! by a write timeout; a UDP send waits only when the socket's own send
+//! buffer is full.
 
-use crate::dispatch::{Responder, Shared};
 use crate::shutdown::Shutdown;
+use crate::sink::Deliver;
 use bytes::Bytes;
-use location::LocationStore;
+use sip_core::{Received, Transport};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -58,36 +58,26 @@ pub(crate) fn blocking_with_timeouts(sock: &UdpSocket) -> io::Result<()> {
     sock.set_write_timeout(Some(SEND_TIMEOUT))
 }
 
-/// Receives datagrams until shutdown, on a thread of the runtime's
-/// blocking pool.
-pub(crate) async fn serve<S: LocationStore>(
-    shared: Arc<Shared<S>>,
-    sock: Arc<UdpSocket>,
-    shutdown: Shutdown,
-) {
-    let local = match sock.local_addr() {
-        Ok(a) => a,
-        Err(e) => {
-            tracing::error!(error = %e, "udp socket has no local address");
-            return;
-        }
-    };
-    receive_on_thread(shared, sock.clone(), local, sock, false, shutdown).await;
-}
-
 /// Runs the receive loop of `sock` on a blocking-pool thread until
-/// shutdown, answering from `reply_from`; `multicast` marks its requests
-/// as received on the SIP multicast group.
-pub(crate) async fn receive_on_thread<S: LocationStore>(
-    shared: Arc<Shared<S>>,
+/// shutdown, handing each datagram to `deliver` as received at `local`;
+/// `multicast` marks them as sent to the SIP multicast group.
+pub(crate) async fn receive_on_thread(
+    deliver: Arc<dyn Deliver>,
     sock: Arc<UdpSocket>,
     local: SocketAddr,
-    reply_from: Arc<UdpSocket>,
+    max_message_size: usize,
     multicast: bool,
     shutdown: Shutdown,
 ) {
     let thread = tokio::task::spawn_blocking(move || {
-        receive_loop(&shared, &sock, local, &reply_from, multicast, &shutdown)
+        receive_loop(
+            deliver.as_ref(),
+            &sock,
+            local,
+            max_message_size,
+            multicast,
+            &shutdown,
+        )
     });
     if let Err(e) = thread.await {
         tracing::error!(%local, error = %e, "udp receiving thread failed");
@@ -95,24 +85,27 @@ pub(crate) async fn receive_on_thread<S: LocationStore>(
 }
 
 /// The receive loop of one UDP socket.
-fn receive_loop<S: LocationStore>(
-    shared: &Arc<Shared<S>>,
+fn receive_loop(
+    deliver: &dyn Deliver,
     sock: &UdpSocket,
     local: SocketAddr,
-    reply_from: &Arc<UdpSocket>,
+    max_message_size: usize,
     multicast: bool,
     shutdown: &Shutdown,
 ) {
-    let max = shared.limits.max_message_size;
-    let mut buf = vec![0u8; max + 1];
+    // One byte more than the limit, so an oversized datagram is seen as such.
+    let mut buf = vec![0u8; max_message_size + 1];
     while !shutdown.is_triggered() {
         match sock.recv_from(&mut buf) {
             Ok((0, _)) => {}
-            Ok((n, source)) => {
-                let raw = Bytes::copy_from_slice(&buf[..n]);
-                let responder = Responder::Udp(reply_from.clone());
-                shared.handle(raw, source, local, responder, multicast);
-            }
+            Ok((n, source)) => deliver.received(Received {
+                transport: Transport::Udp,
+                source,
+                local,
+                conn: None,
+                multicast,
+                bytes: Bytes::copy_from_slice(&buf[..n]),
+            }),
             // The read timeout: time to look at the shutdown signal.
             Err(e)
                 if matches!(

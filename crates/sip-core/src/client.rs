@@ -4,9 +4,9 @@
 //! one Call-ID and From-tag for its whole life, CSeq +1 per request, and at
 //! most one REGISTER outstanding at any time (a new operation asked for
 //! while one is in flight waits for its final response). Each REGISTER is a
-//! non-INVITE client transaction (§17.1.2): over UDP it is retransmitted on
-//! Timer E (T1 doubling up to T2) and times out on Timer F (64*T1); over
-//! TCP only Timer F runs.
+//! non-INVITE client transaction ([`crate::transaction::ClientTransaction`],
+//! §17.1.2): over UDP it is retransmitted on Timer E (T1 doubling up to T2)
+//! and times out on Timer F (64*T1); over TCP only Timer F runs.
 //!
 //! Responses: 2xx ends the operation and, for a registration, schedules the
 //! refresh from the expiry the registrar granted to *our* contact; 401/407
@@ -31,8 +31,9 @@
 //! ```
 
 use crate::digest::{answer, Challenge, RequestParts};
-use crate::transaction::T1_MS;
-use crate::Transport;
+use crate::rng::Rng;
+use crate::transaction::{ClientTimeout, ClientTransaction};
+use crate::transport::Transport;
 use bytes::Bytes;
 use sip_message::headers::{parse_delta_seconds, parse_qvalue, split_list, CSeq, Via};
 use sip_message::{HeaderName, Limits, Message, MessageWriter, NameAddr, Uri};
@@ -41,10 +42,6 @@ use std::collections::VecDeque;
 use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
 
-/// RFC 3261 T2 (the cap of Timer E) in milliseconds.
-pub const T2_MS: u64 = 4_000;
-/// Timer F: a non-INVITE client transaction times out after 64*T1.
-pub const TIMER_F_MS: u64 = 64 * T1_MS;
 /// RFC 5626 §4.5 base time when every flow failed, in seconds.
 pub const BACKOFF_BASE_S: u64 = 30;
 /// RFC 5626 §4.5 max time, in seconds.
@@ -286,22 +283,6 @@ pub enum State {
     },
 }
 
-/// A small xorshift64* generator: branches, tags and cnonces only need to be
-/// unique and unpredictable enough, and a seed keeps tests deterministic.
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
 /// Which header carried the challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ChallengeKind {
@@ -323,12 +304,9 @@ struct AuthCache {
 struct Pending {
     cseq: u32,
     branch: String,
-    payload: Bytes,
     destination: Destination,
-    /// Next Timer E firing (UDP only).
-    timer_e: Option<u64>,
-    interval: u64,
-    timer_f: u64,
+    /// Timers E and F, and the request they retransmit.
+    tx: ClientTransaction,
     /// Nonce the request's credentials answered, if it carried any.
     answered_nonce: Option<String>,
     /// True when those credentials answer a challenge received for this operation.
@@ -439,12 +417,11 @@ fn uris_equivalent(a: &str, b: &str) -> bool {
 impl Registration {
     /// A new, idle registration.
     pub fn new(cfg: RegistrationConfig) -> Registration {
-        let mut rng = Rng(cfg.seed | 1);
-        let call_id = cfg
-            .call_id
-            .clone()
-            .unwrap_or_else(|| format!("{:016x}{:08x}@locus", rng.next(), rng.next() as u32));
-        let from_tag = format!("{:012x}", rng.next() >> 16);
+        let mut rng = Rng::new(cfg.seed);
+        let call_id = cfg.call_id.clone().unwrap_or_else(|| {
+            format!("{:016x}{:08x}@locus", rng.next_u64(), rng.next_u64() as u32)
+        });
+        let from_tag = format!("{:012x}", rng.next_u64() >> 16);
         Registration {
             request_uri: cfg.request_uri.clone(),
             call_id,
@@ -606,8 +583,7 @@ impl Registration {
             }
         };
         if let Some(p) = &self.pending {
-            take(p.timer_e);
-            take(Some(p.timer_f));
+            take(p.tx.deadline());
         }
         take(self.retry_at);
         take(self.refresh_at);
@@ -618,21 +594,21 @@ impl Registration {
     /// refresh and the backoff retry.
     pub fn handle_timeout(&mut self, now_ms: u64) {
         if let Some(p) = &mut self.pending {
-            if now_ms >= p.timer_f {
-                self.pending = None;
-                self.fail_temporary(Failure::Timeout, None, now_ms);
-                return;
-            }
-            if let Some(e) = p.timer_e {
-                if now_ms >= e {
-                    p.interval = (p.interval * 2).min(T2_MS);
-                    p.timer_e = Some(now_ms + p.interval);
+            match p.tx.on_timer(now_ms) {
+                Some(ClientTimeout::TimedOut) => {
+                    self.pending = None;
+                    self.fail_temporary(Failure::Timeout, None, now_ms);
+                }
+                Some(ClientTimeout::Retransmit(payload)) => {
                     self.transmits.push_back(Transmit {
                         destination: p.destination,
-                        payload: p.payload.clone(),
+                        payload,
                         retransmission: true,
                     });
                 }
+                // The transaction is dropped at its final response, before
+                // any Timer K.
+                Some(ClientTimeout::Ended) | None => {}
             }
             return;
         }
@@ -686,10 +662,7 @@ impl Registration {
         }
         if code < 200 {
             // Proceeding: UDP retransmissions continue at T2 (§17.1.2.2).
-            if p.timer_e.is_some() {
-                p.interval = T2_MS;
-                p.timer_e = Some(now_ms + T2_MS);
-            }
+            p.tx.on_response(code, now_ms, Bytes::new);
             return true;
         }
         let pending = self.pending.take().expect("checked above");
@@ -738,7 +711,7 @@ impl Registration {
     }
 
     fn next_branch(&mut self) -> String {
-        format!("z9hG4bK{:016x}", self.rng.next())
+        format!("z9hG4bK{:016x}", self.rng.next_u64())
     }
 
     /// Builds and sends the current operation as a new transaction.
@@ -764,11 +737,8 @@ impl Registration {
         self.pending = Some(Pending {
             cseq: self.cseq,
             branch,
-            payload,
             destination,
-            timer_e: (!reliable).then_some(now_ms + T1_MS),
-            interval: T1_MS,
-            timer_f: now_ms + TIMER_F_MS,
+            tx: ClientTransaction::new(false, reliable, payload, now_ms),
             answered_nonce,
             fresh_answer,
             asked_expires,
@@ -888,7 +858,7 @@ impl Registration {
         }
         let mut answered = None;
         if let Some(password) = self.cfg.password.clone() {
-            let cnonce = format!("{:016x}", self.rng.next());
+            let cnonce = format!("{:016x}", self.rng.next_u64());
             if let Some(auth) = &mut self.auth {
                 auth.nc += 1;
                 let username = self
@@ -1158,7 +1128,7 @@ impl Registration {
             return self.fail_final(failure, now_ms);
         }
         self.consecutive_failures = self.consecutive_failures.saturating_add(1);
-        let mut wait = backoff_ms(self.consecutive_failures, self.rng.next());
+        let mut wait = backoff_ms(self.consecutive_failures, self.rng.next_u64());
         if let Some(r) = retry_after_s {
             wait = wait.max(u64::from(r) * 1000);
         }

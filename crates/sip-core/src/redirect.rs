@@ -1,9 +1,9 @@
 //! The redirect server (RFC 3261 §8.3, §21.3): a 302 listing every current
 //! contact of the AOR with its `q` and remaining `expires`, highest q first.
 
-use crate::core::Reply;
 use crate::registrar::format_q;
-use location::Binding;
+use crate::reply::Reply;
+use location_model::Binding;
 
 /// The 302 Moved Temporarily for `bindings` at `now_ms`.
 pub fn redirect_reply(bindings: &[Binding], now_ms: u64) -> Reply {

@@ -8,45 +8,15 @@
 //! rule, max contacts and the changes of step 7), and finally builds the
 //! 200 OK of step 8 with [`PendingRegister::bindings_response`].
 
-use crate::core::{Reply, RequestContext, Validated};
-use location::{Binding, ContactAction};
+use crate::config::RegistrarConfig;
+use crate::context::RequestContext;
+use crate::reply::Reply;
+use crate::validate::{unsupported_required, Validated};
+use location_model::{Binding, ContactAction};
 use sip_message::headers::{parse_delta_seconds, parse_qvalue, ContactList};
 use sip_message::params::unquote;
 use sip_message::{HeaderName, Message, Uri};
-
-/// Registrar policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegistrarConfig {
-    /// Domains served (lower case); empty means every domain.
-    pub domains: Vec<String>,
-    /// Expiry used when the request gives none (or an invalid one), seconds.
-    pub default_expires: u32,
-    /// Shortest non-zero expiry accepted; shorter ones get 423.
-    pub min_expires: u32,
-    /// Longest expiry granted; longer ones are clamped to it.
-    pub max_expires: u32,
-    /// Most bindings one AOR may hold.
-    pub max_contacts: usize,
-}
-
-impl Default for RegistrarConfig {
-    fn default() -> Self {
-        RegistrarConfig {
-            domains: Vec::new(),
-            default_expires: 3600,
-            min_expires: 60,
-            max_expires: 86_400,
-            max_contacts: 10,
-        }
-    }
-}
-
-impl RegistrarConfig {
-    /// True when `host` (lower case) is a domain this registrar serves.
-    pub fn serves(&self, host: &str) -> bool {
-        self.domains.is_empty() || self.domains.iter().any(|d| d == host)
-    }
-}
+use std::borrow::Cow;
 
 /// One contact of a REGISTER, checked and with its expiry decided.
 #[derive(Debug, Clone)]
@@ -100,12 +70,12 @@ impl PendingRegister {
 }
 
 /// Rejects with a reply that names the defect.
-fn reject(code: u16, reason: impl Into<String>) -> Reply {
+fn reject(code: u16, reason: impl Into<Cow<'static, str>>) -> Reply {
     Reply::new(code, reason)
 }
 
 /// Steps 1, 2, 5, 6 and the expiry rules of step 7 of RFC 3261 §10.3, on
-/// a request that passed [`crate::core::validate_parts`] with `parsed`.
+/// a request that passed [`crate::validate::validate_parts`] with `parsed`.
 pub fn check_register(
     cfg: &RegistrarConfig,
     req: &Message,
@@ -128,12 +98,8 @@ pub fn check_register(
     }
 
     // Step 2: every extension in Require must be supported.
-    let unsupported: Vec<&str> = req
-        .header_values(HeaderName::Require)
-        .filter(|t| !crate::SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(t)))
-        .collect();
-    if !unsupported.is_empty() {
-        return Err(reject(420, "Bad Extension").with_header("Unsupported", unsupported.join(", ")));
+    if let Some(refusal) = unsupported_required(req) {
+        return Err(refusal);
     }
 
     // Step 5: the To header holds the AOR; canonicalize it.

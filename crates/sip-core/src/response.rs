@@ -2,28 +2,27 @@
 //! From, Call-ID and CSeq copied, a To-tag added, and the top Via marked
 //! with `received` / `rport` (§18.2.1, RFC 3581) so it can be routed back.
 
+use crate::reply::Reply;
+use crate::rng::Rng;
 use sip_message::headers::Via;
 use sip_message::{HeaderName, Message, MessageWriter};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::SocketAddr;
 
 /// Derives a To-tag from the request's dialog identifiers, so a response
-/// rebuilt for the same request carries the same tag. Keyed per process so
-/// tags are not predictable from outside.
+/// rebuilt for the same request carries the same tag. Keyed from the
+/// endpoint's random input so tags are not predictable from outside.
 #[derive(Debug, Clone)]
 pub struct TagGenerator {
     keys: ahash::RandomState,
 }
 
-impl Default for TagGenerator {
-    fn default() -> Self {
-        TagGenerator {
-            keys: ahash::RandomState::new(),
-        }
-    }
-}
-
 impl TagGenerator {
+    /// A generator keyed from `rng`.
+    pub fn new(rng: &mut Rng) -> TagGenerator {
+        TagGenerator { keys: rng.hasher() }
+    }
+
     /// The To-tag for `req`.
     pub fn tag_for(&self, req: &Message) -> String {
         let mut h = self.keys.build_hasher();
@@ -95,6 +94,22 @@ pub fn start_response_to(
     w.header("Server", crate::SERVER_NAME);
     let dest = dest.unwrap_or_else(|| response_destination(req, source));
     (w, dest)
+}
+
+/// Writes `reply` as the response to `req` received from `source`, with
+/// `to_tag` added to a To without one; and where it goes over an
+/// unreliable transport ([`response_destination`]).
+pub fn write_reply(
+    req: &Message,
+    source: SocketAddr,
+    reply: &Reply,
+    to_tag: &str,
+) -> (Vec<u8>, SocketAddr) {
+    let (mut w, dest) = start_response_to(req, reply.code, &reply.reason, source, to_tag);
+    for (name, value) in &reply.headers {
+        w.header(name, value);
+    }
+    (w.finish(None, b""), dest)
 }
 
 /// Writes the first Via line with `received` and `rport` filled in. A line
@@ -190,7 +205,8 @@ fn destination_of(port: Option<u16>, rport: bool, source: SocketAddr) -> SocketA
 
 /// The error response for bytes that did not parse as a message, built
 /// from whatever Via, From, To, Call-ID and CSeq lines can be found, so the
-/// sender learns the defect: 505 for an unsupported SIP version, else 400
+/// sender learns the defect: 505 for an unsupported SIP version, 513 for a
+/// message or header line over the size limits (§21.5.14), else 400
 /// naming the defect. `None` for responses, ACKs, and input without a Via
 /// line (no way to route an answer).
 pub fn fallback_error_response(
@@ -207,6 +223,9 @@ pub fn fallback_error_response(
     let mut w = match err {
         sip_message::ParseError::BadVersion => {
             MessageWriter::response(505, "Version Not Supported")
+        }
+        sip_message::ParseError::MessageTooLarge | sip_message::ParseError::LineTooLong => {
+            MessageWriter::response(513, "Message Too Large")
         }
         _ => MessageWriter::response(400, &err.to_string()),
     };

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use location::{Ha1Set, User, UserDirectory};
+use location_model::{Ha1Set, User, UserDirectory};
 use sip_core::auth::{AuthConfig, AuthOutcome, Authenticator, Grant};
 use sip_core::digest::{answer, ha1, Algorithm, Challenge, RequestParts};
 use sip_message::HeaderName;
@@ -52,7 +52,7 @@ fn registrar_with(cfg: AuthConfig) -> Registrar {
     let mut config = std_config();
     config.domains.push("other.org".into());
     let mut r = Registrar::new(config);
-    r.auth = Some(Authenticator::new(
+    r.set_auth(Authenticator::new(
         cfg,
         b"0123456789abcdef0123",
         Arc::new(Users(users)),

@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use sip_core::client::*;
 use sip_core::digest::{ha1, Algorithm, Challenge, Credentials, NonceKey, Qop};
+use sip_core::transaction::timers::{T2_MS, TIMER_F_MS};
 use sip_core::Transport;
 use sip_message::headers::CSeq;
 use sip_message::{HeaderName, Limits, Message, NameAddr};
@@ -167,7 +168,7 @@ fn register_request_has_the_shape_of_rfc3261_10_2() {
         ]
     );
     // The registrar core accepts what the client builds.
-    assert!(sip_core::core::validate_request(&m).is_ok());
+    assert!(sip_core::validate::validate_request(&m).is_ok());
 }
 
 #[test]

@@ -1,13 +1,17 @@
-//! The sans-IO proxy driven directly: requests, lookups, responses and
-//! timers in, messages out, time as an input (no sockets, no clock).
+//! The proxy behind the sans-IO endpoint: requests, lookups, responses
+//! and timers in, messages out, time as an input (no sockets, no clock).
+
+mod common;
 
 use bytes::Bytes;
-use location::Binding;
-use sip_core::core::Reply;
-use sip_core::proxy::{
-    AllowAll, AuthDecision, HopAddr, Listener, Output, Proxy, ProxyAuth, ProxyConfig, Subscriber,
+use common::{datagram, unlimited};
+use location_model::Binding;
+use sip_core::proxy::{AuthDecision, ProxyAuth};
+use sip_core::security::Security;
+use sip_core::{
+    CoreConfig, Endpoint, EndpointConfig, Event, HopAddr, Listener, ProxyConfig, RegistrarConfig,
+    Reply, RequestContext, StoreOpKind, StoreResult, Transport,
 };
-use sip_core::{CoreConfig, RegistrarConfig, RequestContext, Transport};
 use sip_message::{Limits, Message};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,17 +48,31 @@ fn config(branch_timeout_ms: u64) -> Arc<CoreConfig> {
     })
 }
 
+/// An endpoint routing with `config(branch_timeout_ms)`, checking callers
+/// with `auth` (every request proceeds when `None`: no authentication).
+fn endpoint(branch_timeout_ms: u64, auth: Option<Arc<dyn ProxyAuth>>) -> Endpoint {
+    Endpoint::new(EndpointConfig {
+        core: config(branch_timeout_ms),
+        limits: Limits::default(),
+        security: Arc::new(Security::new(None, unlimited(), false, 1)),
+        proxy_auth: auth,
+        shard: 0,
+        shards: 1,
+        seed: 1,
+    })
+}
+
 fn msg(text: &str) -> Message {
     Message::parse(Bytes::from(text.to_string()), &Limits::default()).unwrap()
 }
 
-fn invite(extra: &str) -> Message {
-    msg(&format!(
+fn invite(extra: &str) -> String {
+    format!(
         "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {};branch=z9hG4bKinv1\r\n\
          Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a\r\nTo: <sip:bob@example.com>\r\n\
          Call-ID: call-1\r\nCSeq: 1 INVITE\r\n{extra}Content-Length: 0\r\n\r\n",
         caller()
-    ))
+    )
 }
 
 fn binding() -> Binding {
@@ -77,33 +95,45 @@ fn binding() -> Binding {
     }
 }
 
-/// Feeds a request, answers lookups with `bindings`, returns what was sent.
-fn request(p: &mut Proxy, req: Message, bindings: &[Binding], now: u64) -> Vec<(HopAddr, String)> {
-    let hosts = Vec::new();
-    let ctx = RequestContext {
-        source: caller(),
-        local: server(),
-        transport: Transport::Udp,
-        local_hosts: &hosts,
-        multicast: false,
-        auth: None,
-    };
-    p.handle_request(req, &ctx, now);
-    drain(p, bindings, now)
+/// Feeds a message from `from`, answers lookups with `bindings`, returns
+/// what was sent.
+fn deliver(
+    ep: &mut Endpoint,
+    text: &str,
+    from: SocketAddr,
+    bindings: &[Binding],
+    now: u64,
+) -> Vec<(HopAddr, String)> {
+    ep.handle_message(now, datagram(text, from, server()));
+    drain(ep, bindings, now)
 }
 
-fn drain(p: &mut Proxy, bindings: &[Binding], now: u64) -> Vec<(HopAddr, String)> {
+/// Feeds a request from the caller.
+fn request(
+    ep: &mut Endpoint,
+    text: &str,
+    bindings: &[Binding],
+    now: u64,
+) -> Vec<(HopAddr, String)> {
+    deliver(ep, text, caller(), bindings, now)
+}
+
+fn drain(ep: &mut Endpoint, bindings: &[Binding], now: u64) -> Vec<(HopAddr, String)> {
     let mut sent = Vec::new();
-    while let Some(out) = p.poll_output() {
-        match out {
-            Output::Transmit(t) => {
-                sent.push((t.dest.addr, String::from_utf8_lossy(&t.bytes).into_owned()))
-            }
-            Output::Lookup(l) => {
-                assert_eq!(l.aors[0], "sip:bob@example.com");
-                p.handle_lookup(l.id, bindings.to_vec(), Subscriber::Unchecked, now);
-            }
-            Output::Refused { outcome, .. } => panic!("no caller is refused here: {outcome:?}"),
+    loop {
+        while let Some(t) = ep.poll_transmit() {
+            sent.push((t.dest.addr, String::from_utf8_lossy(&t.bytes).into_owned()));
+        }
+        let Some(op) = ep.poll_store_op() else { break };
+        let StoreOpKind::Lookup { aors } = op.kind else {
+            panic!("the proxy only looks up: {:?}", op.kind);
+        };
+        assert_eq!(aors[0], "sip:bob@example.com");
+        ep.handle_store_result(now, op.id, StoreResult::Bindings(bindings.to_vec()));
+    }
+    while let Some(e) = ep.poll_event() {
+        if let Event::Refused { outcome, .. } = e {
+            panic!("no caller is refused here: {outcome:?}");
         }
     }
     sent
@@ -117,29 +147,28 @@ fn first_lines(sent: &[(HopAddr, String)]) -> Vec<&str> {
 
 #[test]
 fn request_validation_of_16_3() {
-    let mut p = Proxy::new(config(180_000), Arc::new(AllowAll), 0);
-    let sent = request(&mut p, invite("").clone(), &[], T0);
+    let mut p = endpoint(180_000, None);
+    let sent = request(&mut p, &invite(""), &[], T0);
     assert_eq!(
         first_lines(&sent),
         ["SIP/2.0 100 Trying", "SIP/2.0 480 Temporarily Unavailable"]
     );
 
-    let mut p = Proxy::new(config(180_000), Arc::new(AllowAll), 0);
-    let req = msg(&String::from_utf8_lossy(invite("").as_bytes())
-        .replace("Max-Forwards: 70", "Max-Forwards: 0"));
-    let sent = request(&mut p, req, &[], T0);
+    let mut p = endpoint(180_000, None);
+    let req = invite("").replace("Max-Forwards: 70", "Max-Forwards: 0");
+    let sent = request(&mut p, &req, &[], T0);
     assert_eq!(first_lines(&sent)[1], "SIP/2.0 483 Too Many Hops");
 
-    let mut p = Proxy::new(config(180_000), Arc::new(AllowAll), 0);
-    let sent = request(&mut p, invite("Proxy-Require: foo\r\n"), &[], T0);
+    let mut p = endpoint(180_000, None);
+    let sent = request(&mut p, &invite("Proxy-Require: foo\r\n"), &[], T0);
     assert_eq!(first_lines(&sent)[1], "SIP/2.0 420 Bad Extension");
     assert!(sent[1].1.contains("Unsupported: foo"), "{}", sent[1].1);
 }
 
 #[test]
 fn a_request_that_comes_back_unchanged_is_a_loop() {
-    let mut p = Proxy::new(config(180_000), Arc::new(AllowAll), 0);
-    let sent = request(&mut p, invite(""), &[binding()], T0);
+    let mut p = endpoint(180_000, None);
+    let sent = request(&mut p, &invite(""), &[binding()], T0);
     let forwarded = &sent
         .iter()
         .find(|(_, m)| m.starts_with("INVITE"))
@@ -154,17 +183,7 @@ fn a_request_that_comes_back_unchanged_is_a_loop() {
             1,
         )
         .replace("Max-Forwards: 69", "Max-Forwards: 70");
-    let hosts = vec![server().ip().to_string()];
-    let ctx = RequestContext {
-        source: callee(),
-        local: server(),
-        transport: Transport::Udp,
-        local_hosts: &hosts,
-        multicast: false,
-        auth: None,
-    };
-    p.handle_request(msg(&looped), &ctx, T0);
-    let sent = drain(&mut p, &[binding()], T0);
+    let sent = deliver(&mut p, &looped, callee(), &[binding()], T0);
     assert!(
         first_lines(&sent).contains(&"SIP/2.0 482 Loop Detected"),
         "{sent:?}"
@@ -188,8 +207,8 @@ impl ProxyAuth for Challenge {
 
 #[test]
 fn the_auth_hook_runs_before_routing() {
-    let mut p = Proxy::new(config(180_000), Arc::new(Challenge), 0);
-    let sent = request(&mut p, invite(""), &[binding()], T0);
+    let mut p = endpoint(180_000, Some(Arc::new(Challenge)));
+    let sent = request(&mut p, &invite(""), &[binding()], T0);
     assert_eq!(
         first_lines(&sent)[1],
         "SIP/2.0 407 Proxy Authentication Required"
@@ -202,8 +221,8 @@ fn the_auth_hook_runs_before_routing() {
 
 #[test]
 fn timer_c_cancels_a_ringing_branch_and_the_487_is_forwarded() {
-    let mut p = Proxy::new(config(10_000), Arc::new(AllowAll), 0);
-    let sent = request(&mut p, invite(""), &[binding()], T0);
+    let mut p = endpoint(10_000, None);
+    let sent = request(&mut p, &invite(""), &[binding()], T0);
     let fwd = sent.iter().find(|(_, m)| m.starts_with("INVITE")).unwrap();
     assert_eq!(fwd.0, HopAddr::Socket(callee()));
     let fwd = msg(&fwd.1);
@@ -215,9 +234,14 @@ fn timer_c_cancels_a_ringing_branch_and_the_487_is_forwarded() {
         s + "From: <sip:alice@example.com>;tag=a\r\nTo: <sip:bob@example.com>;tag=b\r\n\
              Call-ID: call-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
     };
-    p.handle_response(msg(&respond(180, "Ringing")), T0 + 100);
     assert_eq!(
-        first_lines(&drain(&mut p, &[], T0 + 100)),
+        first_lines(&deliver(
+            &mut p,
+            &respond(180, "Ringing"),
+            callee(),
+            &[],
+            T0 + 100
+        )),
         ["SIP/2.0 180 Ringing"]
     );
     // Timer C is 10 s from the provisional; nothing happens before.
@@ -228,13 +252,46 @@ fn timer_c_cancels_a_ringing_branch_and_the_487_is_forwarded() {
         first_lines(&sent),
         [format!("CANCEL sip:bob@{} SIP/2.0", callee()).as_str()]
     );
-    p.handle_response(msg(&respond(487, "Request Terminated")), T0 + 10_200);
-    let sent = drain(&mut p, &[], T0 + 10_200);
+    let sent = deliver(
+        &mut p,
+        &respond(487, "Request Terminated"),
+        callee(),
+        &[],
+        T0 + 10_200,
+    );
     assert_eq!(
         first_lines(&sent),
         [
             format!("ACK sip:bob@{} SIP/2.0", callee()).as_str(),
             "SIP/2.0 487 Request Terminated"
         ]
+    );
+}
+
+/// RFC 3261 §22.3: credentials for a realm of this proxy are consumed here;
+/// a callee never sees a caller's digest response, verified or not. Those
+/// for another realm (a proxy further on) pass untouched.
+#[test]
+fn proxy_authorization_for_our_realm_is_not_forwarded() {
+    let mut p = endpoint(180_000, None);
+    let ours = "Proxy-Authorization: Digest username=\"alice\", realm=\"example.com\", \
+                nonce=\"n\", uri=\"sip:bob@example.com\", response=\"0123\"\r\n";
+    let theirs = "Proxy-Authorization: Digest username=\"alice\", realm=\"biloxi.example\", \
+                  nonce=\"m\", uri=\"sip:bob@example.com\", response=\"4567\"\r\n";
+    let sent = request(
+        &mut p,
+        &invite(&format!("{ours}{theirs}")),
+        &[binding()],
+        T0,
+    );
+    let forwarded = &sent
+        .iter()
+        .find(|(_, m)| m.starts_with("INVITE"))
+        .expect("the INVITE is forwarded")
+        .1;
+    assert!(!forwarded.contains("realm=\"example.com\""), "{forwarded}");
+    assert!(
+        forwarded.contains("realm=\"biloxi.example\""),
+        "{forwarded}"
     );
 }

@@ -3,7 +3,6 @@
 mod common;
 
 use common::*;
-use location::LocationStore;
 use sip_message::HeaderName;
 use std::net::SocketAddr;
 
@@ -507,7 +506,7 @@ fn different_call_id_replaces_the_binding() {
         .contact("<sip:alice@192.0.2.10>");
     r.answer(&req.build(), T0)
         .expect(400, "Out-of-Order CSeq For This Call-ID");
-    let stored = location::LocationStore::lookup(&r.store, "sip:alice@example.com", T0);
+    let stored = r.stored("sip:alice@example.com", T0);
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].call_id, "second");
 }
@@ -814,7 +813,7 @@ fn query_lists_bindings_and_changes_nothing() {
     resp.expect(200, "OK");
     assert_eq!(resp.bindings(), vec![b("sip:alice@192.0.2.10", 3500)]);
     assert!(resp.header(HeaderName::Date).is_some());
-    let stored = location::LocationStore::lookup(&r.store, "sip:alice@example.com", T0);
+    let stored = r.stored("sip:alice@example.com", T0);
     assert_eq!(
         (stored.len(), stored[0].cseq, stored[0].expires_at_ms),
         (1, 5, T0 + 3600 * SEC)
@@ -840,7 +839,7 @@ fn path_is_echoed_when_the_ua_supports_it() {
         paths,
         vec!["<sip:edge1.example.com;lr>", "<sip:edge2.example.com;lr>"]
     );
-    let stored = location::LocationStore::lookup(&r.store, "sip:alice@example.com", T0);
+    let stored = r.stored("sip:alice@example.com", T0);
     assert_eq!(
         stored[0].path,
         vec!["<sip:edge1.example.com;lr>", "<sip:edge2.example.com;lr>"]
@@ -907,10 +906,41 @@ fn options_is_200_with_allow_and_supported() {
     assert_eq!(supported, vec!["path"]);
 }
 
+/// RFC 3261 §8.2.2.3: every request the server answers itself gets 420
+/// for an extension it requires and the server does not support.
+#[test]
+fn options_requiring_an_unsupported_extension_is_420() {
+    let r = registrar();
+    let req = Req::new("OPTIONS", "sip:example.com").header("Require", "nothingSupportedHere");
+    let resp = r.answer(&req.build(), T0);
+    resp.expect(420, "Bad Extension");
+    assert_eq!(
+        resp.header(HeaderName::Unsupported),
+        Some("nothingSupportedHere")
+    );
+    let req = Req::new("OPTIONS", "sip:example.com").header("Require", "path");
+    r.answer(&req.build(), T0).expect(200, "OK");
+}
+
+/// §8.2: the method is inspected first, so a method the server does not
+/// handle is 405 (or 501) whatever it requires; CANCEL ignores Require.
+#[test]
+fn the_method_comes_before_require_and_cancel_ignores_it() {
+    let r = registrar();
+    let req = Req::new("INVITE", "sip:example.com").header("Require", "foo");
+    r.answer(&req.build(), T0).expect(405, "Method Not Allowed");
+    let req = Req::new("FROBNICATE", "sip:example.com").header("Require", "foo");
+    r.answer(&req.build(), T0).expect(501, "Not Implemented");
+    let req = Req::new("CANCEL", "sip:example.com").header("Require", "foo");
+    r.answer(&req.build(), T0)
+        .expect(481, "Call/Transaction Does Not Exist");
+}
+
 #[test]
 fn invite_is_405_with_allow() {
     let r = registrar();
-    let resp = r.answer(&Req::new("INVITE", "sip:alice@example.com").build(), T0);
+    // For the server itself (no user part): an INVITE for an AOR is routed.
+    let resp = r.answer(&Req::new("INVITE", "sip:example.com").build(), T0);
     resp.expect(405, "Method Not Allowed");
     let allow: Vec<&str> = resp.msg.header_values(HeaderName::Allow).collect();
     assert_eq!(allow, vec!["REGISTER", "OPTIONS"]);
@@ -949,7 +979,8 @@ fn cseq_method_mismatch_is_400() {
 #[test]
 fn unknown_method_is_501_with_allow() {
     let r = registrar();
-    let resp = r.answer(&Req::new("FROBNICATE", "sip:alice@example.com").build(), T0);
+    // For the server itself (no user part): a request for an AOR is routed.
+    let resp = r.answer(&Req::new("FROBNICATE", "sip:example.com").build(), T0);
     resp.expect(501, "Not Implemented");
     assert!(resp.msg.header(HeaderName::Allow).is_some());
 }
@@ -979,8 +1010,11 @@ fn rfc2543_action_is_stored_and_listed() {
     resp.expect(200, "OK");
     let contact = resp.header(HeaderName::Contact).unwrap();
     assert!(contact.contains(";action=redirect"), "{contact}");
-    let stored = r.store.lookup("sip:alice@example.com", T0);
-    assert_eq!(stored[0].action, Some(location::ContactAction::Redirect));
+    let stored = r.stored("sip:alice@example.com", T0);
+    assert_eq!(
+        stored[0].action,
+        Some(location_model::ContactAction::Redirect)
+    );
 }
 
 #[test]

@@ -9,7 +9,9 @@ use std::fmt;
 /// tests); `Display` gives a human sentence safe to put in a reason phrase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParseError {
-    /// The message is larger than [`crate::Limits::max_message_size`].
+    /// The message is larger than [`crate::Limits::max_message_size`]; from
+    /// the stream framer, larger even than [`crate::Limits::max_discard`],
+    /// so that it cannot be skipped.
     MessageTooLarge,
     /// More headers than [`crate::Limits::max_headers`].
     TooManyHeaders,

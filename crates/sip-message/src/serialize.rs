@@ -40,6 +40,17 @@ impl MessageWriter {
         MessageWriter { buf }
     }
 
+    /// A copy of this response so far with another status line: the
+    /// headers written up to now (those copied from the request) serve two
+    /// responses that differ in their status and the headers that follow.
+    pub fn with_status(&self, code: u16, reason: &str) -> MessageWriter {
+        // The status line is the writer's own, so it ends at the first LF.
+        let head_end = memchr::memchr(b'\n', &self.buf).map_or(self.buf.len(), |i| i + 1);
+        let mut other = MessageWriter::response(code, reason);
+        other.buf.extend_from_slice(&self.buf[head_end..]);
+        other
+    }
+
     /// Starts a request with its request line.
     pub fn request(method: &str, uri: &str) -> MessageWriter {
         let mut buf = Vec::with_capacity(512);
@@ -124,6 +135,23 @@ mod tests {
         assert_eq!(
             out,
             "SIP/2.0 400 Bad  Injected: yes\r\nCall-ID: a  b\r\nContent-Length: 0\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn with_status_keeps_the_headers_written_so_far() {
+        let mut w = MessageWriter::response(200, "OK");
+        w.header("Call-ID", "c");
+        let mut failed = w.with_status(500, "Server Internal Error");
+        failed.header("Retry-After", "5");
+        w.header("Date", "d");
+        assert_eq!(
+            String::from_utf8(failed.finish(None, b"")).unwrap(),
+            "SIP/2.0 500 Server Internal Error\r\nCall-ID: c\r\nRetry-After: 5\r\nContent-Length: 0\r\n\r\n"
+        );
+        assert_eq!(
+            String::from_utf8(w.finish(None, b"")).unwrap(),
+            "SIP/2.0 200 OK\r\nCall-ID: c\r\nDate: d\r\nContent-Length: 0\r\n\r\n"
         );
     }
 }

@@ -1,8 +1,9 @@
 //! The hot table: every binding in memory, sharded by AOR hash.
 //!
-//! Both backends serve reads and run `update` closures here; the durable
+//! Both backends serve reads and compare-and-set writes here; the durable
 //! backend additionally forwards each change to its writer from inside the
-//! shard lock (the `persist` hooks below), which is what keeps per-AOR order.
+//! shard lock (the `persist` hook of [`HotTable::write`]), which is what
+//! keeps per-AOR order.
 
 mod normalize;
 mod shard;
@@ -13,7 +14,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub(crate) use shard::Shard;
 
-use crate::{codec, Binding, StoreError};
+use crate::{codec, Binding, Snapshot, StoreError, Version};
 use normalize::normalize;
 
 /// Number of shards; a power of two well above the core count so that
@@ -44,8 +45,8 @@ impl Default for HotTable {
     }
 }
 
-/// Lock a shard, recovering from poisoning: a panicking `update` closure
-/// runs on a copy of the set, so the shard itself is always consistent.
+/// Lock a shard, recovering from poisoning: a write installs its set in
+/// one step, so the shard itself is always consistent.
 fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
     shard.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -73,42 +74,57 @@ impl HotTable {
         self.lock(aor).live(aor, now_ms)
     }
 
+    /// The live bindings at `now_ms` of the first of `aors` that has any.
+    pub(crate) fn lookup_first(&self, aors: &[String], now_ms: u64) -> Vec<Binding> {
+        aors.iter()
+            .map(|aor| self.lookup(aor, now_ms))
+            .find(|set| !set.is_empty())
+            .unwrap_or_default()
+    }
+
     /// Install an encoded set read from disk as the set of `aor` (an
     /// empty or malformed set removes the AOR).
     pub(crate) fn install(&self, aor: &str, blob: Box<[u8]>) {
         self.lock(aor).install(aor, Some(&blob));
     }
 
-    /// Run `change` on a copy of the live set of `aor` under its shard lock.
+    /// The live set of `aor` at `now_ms` and its version: the stored
+    /// encoded set itself, so a later [`HotTable::write`] can tell exactly
+    /// whether the AOR changed meanwhile (and it costs no memory per AOR).
+    pub(crate) fn fetch(&self, aor: &str, now_ms: u64) -> Snapshot {
+        self.lock(aor).snapshot(aor, now_ms)
+    }
+
+    /// Compare-and-set of the whole set of `aor`, under its shard lock.
     ///
-    /// If the closure fails, nothing happens. Otherwise `persist` is called,
-    /// still under the lock, with the new normalised set, encoded (`None`
-    /// when the set is unchanged), and the closure's value; only if it
+    /// If the stored set is no longer `expected`, nothing happens and the
+    /// AOR as it is now comes back (`Ok(Err(snapshot))`). Otherwise `set`
+    /// is normalised and `persist` is called, still under the lock, with
+    /// the new set encoded (`None` when nothing changes); only if it
     /// succeeds is the new set installed.
-    pub(crate) fn apply<T, E, F, R>(
+    pub(crate) fn write<R>(
         &self,
         aor: &str,
+        expected: &Version,
+        set: Vec<Binding>,
         now_ms: u64,
-        change: F,
-        persist: impl FnOnce(Option<Box<[u8]>>, T) -> Result<R, StoreError>,
-    ) -> Result<Result<R, E>, StoreError>
-    where
-        F: FnOnce(&mut Vec<Binding>) -> Result<T, E>,
-    {
+        persist: impl FnOnce(Option<Box<[u8]>>) -> Result<R, StoreError>,
+    ) -> Result<Result<R, Snapshot>, StoreError> {
         let mut shard = self.lock(aor);
-        let before = shard.live(aor, now_ms);
-        let mut after = before.clone();
-        let value = match change(&mut after) {
-            Ok(value) => value,
-            Err(e) => return Ok(Err(e)),
-        };
-        let after = normalize(aor, now_ms, after);
-        if after == before {
-            return persist(None, value).map(Ok);
+        let current = shard.stored(aor).unwrap_or_default();
+        if current != expected.as_bytes() {
+            return Ok(Err(shard.snapshot(aor, now_ms)));
+        }
+        let after = normalize(aor, now_ms, set);
+        if after.is_empty() && current.is_empty() {
+            return persist(None).map(Ok);
         }
         let blob = codec::encode(&after);
+        if *blob == *current {
+            return persist(None).map(Ok);
+        }
         let entry = codec::entry(aor, &blob);
-        let receipt = persist(Some(blob), value)?;
+        let receipt = persist(Some(blob))?;
         shard.put(aor, Some(entry));
         Ok(Ok(receipt))
     }

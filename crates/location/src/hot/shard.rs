@@ -12,7 +12,7 @@ use std::hash::{BuildHasher, RandomState};
 use hashbrown::HashTable;
 
 use crate::codec;
-use crate::Binding;
+use crate::{Binding, Snapshot, Version};
 
 /// Width of one expiry-wheel bucket in milliseconds: bindings are purged
 /// from memory at most this long after they expire (readers never see them
@@ -92,16 +92,27 @@ impl Shard {
     }
 
     /// The set of `aor` as stored (encoded), if any.
-    fn set(&self, aor: &str) -> Option<&[u8]> {
+    pub(crate) fn stored(&self, aor: &str) -> Option<&[u8]> {
         self.find(aor)
             .map(|slot| parts(&self.slots[slot as usize]).1)
     }
 
     /// The bindings of `aor` still live at `now_ms`, in stored order.
     pub(crate) fn live(&self, aor: &str, now_ms: u64) -> Vec<Binding> {
-        self.set(aor)
+        self.stored(aor)
             .map(|set| decode(aor, set, |at| at > now_ms))
             .unwrap_or_default()
+    }
+
+    /// [`Shard::live`] with the stored set as its version.
+    pub(crate) fn snapshot(&self, aor: &str, now_ms: u64) -> Snapshot {
+        match self.stored(aor) {
+            Some(set) => Snapshot {
+                bindings: decode(aor, set, |at| at > now_ms),
+                version: Version::new(set),
+            },
+            None => Snapshot::default(),
+        }
     }
 
     /// Replace the whole encoded set of `aor` (`None`, an empty set or a

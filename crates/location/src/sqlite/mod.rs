@@ -8,43 +8,43 @@ pub(crate) mod schema;
 mod tests;
 mod writer;
 
-use std::future::Future;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use rusqlite::Connection;
-use tokio::sync::watch;
 
 use crate::codec;
+use crate::db_error::OrStoreError;
 use crate::hot::HotTable;
-use crate::{Binding, LocationStore, StoreError};
+use crate::{Binding, Done, LocationStore, Snapshot, StoreError, Version, Written};
 pub use read::read_bindings;
 pub use writer::DEFAULT_COMMIT_WINDOW;
-use writer::{Done, Job, Tuning};
+use writer::{Ack, Job, Stopped, Tuning};
 
 /// Name of the database file inside the data directory.
 pub const DB_FILE: &str = "locus.db";
 
 /// The default, durable location store.
 ///
-/// Reads and `update` closures are served from an in-memory table; each
-/// change is queued to a writer thread under the AOR's shard lock and the
-/// `update` future resolves only after the transaction holding it has been
-/// committed and fsynced. See the crate documentation for the design.
+/// Reads and compare-and-set writes are served from an in-memory table;
+/// each change is queued to a writer thread under the AOR's shard lock, and
+/// its [`Done`] is called (on the writer thread) only after the transaction
+/// holding it has been committed and fsynced. See the crate documentation
+/// for the design.
 ///
-/// An update whose closure changes nothing still waits for the changes
-/// queued before it, so its answer never reports state that could yet fail
-/// to commit. [`LocationStore::lookup`] may show a change whose commit is still in
-/// flight (it is read from memory); if that commit fails the change is
-/// rolled back in memory too.
+/// A write that changes nothing still waits for the changes queued before
+/// it, so its answer never reports state that could yet fail to commit.
+/// Reads may show a change whose commit is still in flight (they are served
+/// from memory); if that commit fails the change is rolled back in memory
+/// too.
 #[derive(Debug)]
 pub struct SqliteStore {
     hot: Arc<HotTable>,
     /// `None` once closed; read-locked (shared) to send, so sending from
     /// different shards does not serialise.
     jobs: RwLock<Option<std::sync::mpsc::Sender<Job>>>,
-    stopped: watch::Receiver<bool>,
+    stopped: Arc<Stopped>,
     /// The latest `now_ms` any caller passed: the writer's notion of the
     /// time when compaction drops expired bindings (the store has no clock).
     clock: Arc<AtomicU64>,
@@ -90,10 +90,10 @@ impl SqliteStore {
         tuning: Tuning,
     ) -> Result<SqliteStore, StoreError> {
         std::fs::create_dir_all(data_dir)?;
-        let mut conn = Connection::open(data_dir.join(DB_FILE))?;
+        let mut conn = Connection::open(data_dir.join(DB_FILE)).db()?;
         schema::configure_writer(&conn)?;
         schema::migrate(&mut conn)?;
-        let folded = writer::compact_all(&mut conn, now_ms, tuning.chunk.max(50_000))?;
+        let folded = writer::compact_all(&mut conn, now_ms, tuning.chunk.max(50_000)).db()?;
         let hot = Arc::new(HotTable::default());
         let (count, dropped) = load(&mut conn, &hot, now_ms)?;
         tracing::info!(
@@ -146,7 +146,7 @@ impl SqliteStore {
 
 /// The writer job for a change: the new set of a changed AOR, or a barrier
 /// (an unchanged set is acknowledged once what precedes it is durable).
-fn job_for(aor: &str, changed: Option<Box<[u8]>>, done: Done) -> Job {
+fn job_for(aor: &str, changed: Option<Box<[u8]>>, done: Ack) -> Job {
     match changed {
         Some(blob) => Job::Replace {
             aor: Arc::from(aor),
@@ -179,74 +179,53 @@ fn load(conn: &mut Connection, hot: &HotTable, now_ms: u64) -> Result<(usize, us
             }
             cleanup.push((aor.to_owned(), live));
         }
-    })?;
+    })
+    .db()?;
     if !cleanup.is_empty() {
-        let tx = conn.transaction()?;
+        let tx = conn.transaction().db()?;
         for (aor, live) in &cleanup {
-            queries::store_compacted(&tx, aor, live.as_deref())?;
+            queries::store_compacted(&tx, aor, live.as_deref()).db()?;
         }
-        tx.commit()?;
+        tx.commit().db()?;
     }
     Ok((count, cleanup.len()))
 }
 
 impl LocationStore for SqliteStore {
-    fn update<T, E, F>(
-        &self,
-        aor: &str,
-        now_ms: u64,
-        change: F,
-    ) -> impl Future<Output = Result<Result<T, E>, StoreError>> + Send + 'static
-    where
-        T: Send + 'static,
-        E: Send + 'static,
-        F: FnOnce(&mut Vec<Binding>) -> Result<T, E> + Send + 'static,
-    {
+    fn fetch(&self, aor: &str, now_ms: u64, done: Done<Snapshot>) {
         self.observe(now_ms);
-        let queued = self.hot.apply(aor, now_ms, change, |changed, value| {
-            let (done, receipt) = tokio::sync::oneshot::channel();
-            self.send(job_for(aor, changed, done.into()))?;
-            Ok((value, receipt))
-        });
-        async move {
-            let (value, receipt) = match queued? {
-                Ok(queued) => queued,
-                Err(e) => return Ok(Err(e)),
-            };
-            receipt.await.map_err(|_| StoreError::WriterGone)??;
-            Ok(Ok(value))
-        }
+        done(Ok(self.hot.fetch(aor, now_ms)));
     }
 
-    fn update_then<T, E, F, D>(&self, aor: &str, now_ms: u64, change: F, done: D)
-    where
-        T: Send + 'static,
-        E: Send + 'static,
-        F: FnOnce(&mut Vec<Binding>) -> Result<T, E> + Send + 'static,
-        D: FnOnce(Result<Result<T, E>, StoreError>) + Send + 'static,
-    {
+    fn write(
+        &self,
+        aor: &str,
+        expected: &Version,
+        set: Vec<Binding>,
+        now_ms: u64,
+        done: Done<Written>,
+    ) {
         self.observe(now_ms);
-        // `done` goes to the writer with the job when the change succeeds;
-        // otherwise it is still here and reports the failure at once.
+        // `done` goes to the writer with the job when the set is accepted;
+        // otherwise it is still here and reports the conflict or the
+        // failure at once.
         let mut done = Some(done);
-        let applied = self.hot.apply(aor, now_ms, change, |changed, value| {
+        let written = self.hot.write(aor, expected, set, now_ms, |changed| {
             let Some(report) = done.take() else {
                 return Err(StoreError::WriterGone);
             };
-            let callback = Box::new(move |outcome: Result<(), StoreError>| {
-                report(outcome.map(|()| Ok(value)));
-            });
-            self.send(job_for(aor, changed, Done::Callback(callback)))
+            let ack = Ack::new(move |outcome| report(outcome.map(|()| Written::Stored)));
+            self.send(job_for(aor, changed, ack))
         });
-        match (applied, done.take()) {
+        match (written, done.take()) {
             (Ok(Ok(())), _) | (_, None) => {}
-            (Ok(Err(e)), Some(report)) => report(Ok(Err(e))),
+            (Ok(Err(now)), Some(report)) => report(Ok(Written::Conflict(now))),
             (Err(e), Some(report)) => report(Err(e)),
         }
     }
 
-    fn lookup(&self, aor: &str, now_ms: u64) -> Vec<Binding> {
-        self.hot.lookup(aor, now_ms)
+    fn lookup(&self, aors: &[String], now_ms: u64, done: Done<Vec<Binding>>) {
+        done(Ok(self.hot.lookup_first(aors, now_ms)));
     }
 
     fn purge_expired(&self, now_ms: u64) -> Vec<Binding> {
@@ -260,7 +239,7 @@ impl LocationStore for SqliteStore {
         self.hot.next_expiry()
     }
 
-    fn close(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
+    fn close(&self, done: Done<()>) {
         let sender = self
             .jobs
             .write()
@@ -271,13 +250,6 @@ impl LocationStore for SqliteStore {
             // writer is already gone, the wait below reports it.
             let _ = sender.send(Job::Shutdown);
         }
-        let mut stopped = self.stopped.clone();
-        async move {
-            stopped
-                .wait_for(|stopped| *stopped)
-                .await
-                .map(|_| ())
-                .map_err(|_| StoreError::WriterGone)
-        }
+        self.stopped.wait(done);
     }
 }

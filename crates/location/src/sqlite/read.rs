@@ -1,5 +1,6 @@
 //! Reading the database from outside the server (`locus bindings`).
 
+use crate::db_error::OrStoreError;
 use std::path::Path;
 
 use std::collections::HashMap;
@@ -36,19 +37,22 @@ pub fn read_bindings(
     let mut conn = Connection::open_with_flags(
         &path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+    )
+    .db()?;
     schema::configure_reader(&conn)?;
     if schema::version(&conn)? == 0 {
         return Ok(Vec::new());
     }
-    let tx = conn.transaction()?;
+    let tx = conn.transaction().db()?;
     let mut sets: HashMap<String, Vec<u8>> = HashMap::new();
     queries::for_each_compacted(&tx, aor, |aor, blob| {
         sets.insert(aor.to_owned(), blob.to_vec());
-    })?;
+    })
+    .db()?;
     queries::for_each_journal(&tx, aor, |aor, blob| {
         sets.insert(aor, blob);
-    })?;
+    })
+    .db()?;
     drop(tx);
     let mut out = Vec::new();
     for (aor, blob) in &sets {

@@ -1,5 +1,6 @@
 //! Connection settings and the versioned schema of `locus.db`.
 
+use crate::db_error::OrStoreError;
 use rusqlite::Connection;
 use std::time::Duration;
 
@@ -73,25 +74,28 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// never block the writer, `synchronous=FULL` so a commit is fsynced before
 /// it is acknowledged (a 200 OK is a promise).
 pub(crate) fn configure_writer(conn: &Connection) -> Result<(), StoreError> {
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    let mode: String =
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    conn.busy_timeout(BUSY_TIMEOUT).db()?;
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .db()?;
     if !mode.eq_ignore_ascii_case("wal") {
         tracing::warn!(%mode, "location database is not in WAL mode; readers may block writes");
     }
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "synchronous", "FULL").db()?;
     Ok(())
 }
 
 /// Settings for a reading connection.
 pub(crate) fn configure_reader(conn: &Connection) -> Result<(), StoreError> {
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.busy_timeout(BUSY_TIMEOUT).db()?;
     Ok(())
 }
 
 /// The `user_version` of the database, refusing versions newer than ours.
 pub(crate) fn version(conn: &Connection) -> Result<i64, StoreError> {
-    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let found: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .db()?;
     if found > SCHEMA_VERSION {
         return Err(StoreError::UnsupportedSchema {
             found,
@@ -108,12 +112,12 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         .iter()
         .zip(0_i64..)
         .filter(|(_, from)| *from >= found);
-    let tx = conn.transaction()?;
+    let tx = conn.transaction().db()?;
     for (sql, from) in pending {
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", from + 1)?;
+        tx.execute_batch(sql).db()?;
+        tx.pragma_update(None, "user_version", from + 1).db()?;
         tracing::info!(version = from + 1, "location database schema migrated");
     }
-    tx.commit()?;
+    tx.commit().db()?;
     Ok(())
 }

@@ -8,7 +8,7 @@ use tempfile::TempDir;
 
 use super::writer::{compact_step, Tuning};
 use super::{queries, read_bindings, SqliteStore, DB_FILE};
-use crate::{codec, Binding, LocationStore};
+use crate::{codec, Binding, LocationStore, StoreExt};
 
 fn binding(aor: &str, contact: &str, expires_at_ms: u64) -> Binding {
     Binding {
@@ -60,7 +60,7 @@ fn counts(dir: &TempDir) -> (usize, usize) {
 async fn set(store: &SqliteStore, aor: &str, now_ms: u64, set: Vec<Binding>) {
     store
         .update(aor, now_ms, move |b| {
-            *b = set;
+            b.clone_from(&set);
             Ok::<_, ()>(())
         })
         .await
@@ -100,7 +100,7 @@ fn assert_state(store: &SqliteStore, expected: &[Vec<Binding>], now_ms: u64) {
             .filter(|b| b.expires_at_ms > now_ms)
             .cloned()
             .collect();
-        assert_eq!(store.lookup(&aor(i), now_ms), live, "{}", aor(i));
+        assert_eq!(store.bindings(&aor(i), now_ms).unwrap(), live, "{}", aor(i));
     }
 }
 
@@ -120,7 +120,7 @@ async fn journal_replay_is_in_seq_order_latest_wins() {
     assert_state(&store, &expected, 0);
     // Opening folded the journal.
     assert_eq!(counts(&dir), (48, 0));
-    store.close().await.unwrap();
+    store.closed().await.unwrap();
 }
 
 #[tokio::test]
@@ -128,7 +128,7 @@ async fn compaction_keeps_the_state_and_survives_a_kill_midway() {
     let dir = TempDir::new().unwrap();
     let store = SqliteStore::open_with(dir.path(), 0, manual()).unwrap();
     let expected = churn(&store, 60).await;
-    store.close().await.unwrap();
+    store.closed().await.unwrap();
     let before = read_bindings(dir.path(), None, 0).unwrap();
 
     // A compaction that dies before its commit (as under kill -9): the
@@ -155,7 +155,7 @@ async fn compaction_keeps_the_state_and_survives_a_kill_midway() {
 
     let store = SqliteStore::open_with(dir.path(), 0, manual()).unwrap();
     assert_state(&store, &expected, 0);
-    store.close().await.unwrap();
+    store.closed().await.unwrap();
 }
 
 #[tokio::test]
@@ -180,7 +180,7 @@ async fn the_writer_compacts_past_the_threshold_and_drop_loses_nothing() {
     std::mem::forget(store);
     let store = SqliteStore::open(dir.path(), 0).unwrap();
     assert_state(&store, &expected, 0);
-    store.close().await.unwrap();
+    store.closed().await.unwrap();
 }
 
 #[tokio::test]
@@ -195,7 +195,7 @@ async fn with_a_commit_window_the_writer_compacts_inside_it() {
     };
     let store = SqliteStore::open_with(dir.path(), 0, tuning).unwrap();
     let expected = churn(&store, 90).await;
-    store.close().await.unwrap();
+    store.closed().await.unwrap();
     let (aors, journal) = counts(&dir);
     assert!(aors > 0, "compaction ran");
     assert!(
@@ -208,7 +208,7 @@ async fn with_a_commit_window_the_writer_compacts_inside_it() {
     );
     let store = SqliteStore::open_with(dir.path(), 0, manual()).unwrap();
     assert_state(&store, &expected, 0);
-    store.close().await.unwrap();
+    store.closed().await.unwrap();
 }
 
 #[tokio::test]
@@ -230,7 +230,7 @@ async fn the_idle_writer_compacts() {
         waited += 1;
     }
     assert_state(&store, &expected, 0);
-    store.close().await.unwrap();
+    store.closed().await.unwrap();
 }
 
 #[tokio::test]
@@ -245,7 +245,7 @@ async fn expiry_writes_nothing_and_compaction_drops_expired() {
     )
     .await;
     set(&store, "b", 0, vec![binding("b", "sip:3", 100)]).await;
-    store.close().await.unwrap();
+    store.closed().await.unwrap();
 
     let store = SqliteStore::open_with(dir.path(), 0, manual()).unwrap();
     let before = counts(&dir);
@@ -259,7 +259,7 @@ async fn expiry_writes_nothing_and_compaction_drops_expired() {
     removed.sort_by(|x, y| x.contact.cmp(&y.contact));
     assert_eq!(removed.len(), 2);
     assert_eq!(store.next_expiry(), Some(3_999));
-    store.close().await.unwrap();
+    store.closed().await.unwrap();
     // Nothing was written: no new commit, the rows are still there.
     assert_eq!(changes(), version);
     assert_eq!(counts(&dir), before);
@@ -284,7 +284,7 @@ async fn read_bindings_overlays_the_journal_on_the_compacted_state() {
     set(&store, "sip:a", 0, vec![binding("sip:a", "sip:old", 500)]).await;
     set(&store, "sip:b", 0, vec![binding("sip:b", "sip:b1", 500)]).await;
     set(&store, "sip:c", 0, vec![binding("sip:c", "sip:c1", 500)]).await;
-    store.close().await.unwrap();
+    store.closed().await.unwrap();
     let mut conn = db(&dir);
     compact_step(&mut conn, 0, 100, "").unwrap();
     assert_eq!(counts(&dir), (3, 0));
@@ -319,5 +319,5 @@ async fn read_bindings_overlays_the_journal_on_the_compacted_state() {
         read_bindings(dir.path(), Some("sip:c"), 0).unwrap().len(),
         1
     );
-    store.close().await.unwrap();
+    store.closed().await.unwrap();
 }

@@ -15,15 +15,15 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
-use tokio::sync::{oneshot, watch};
 
 use super::queries;
+use crate::db_error::OrStoreError;
 use crate::hot::HotTable;
-use crate::StoreError;
+use crate::{Done, StoreError};
 
 /// Most jobs folded into one transaction.
 const MAX_BATCH: usize = 4096;
@@ -73,41 +73,26 @@ impl Default for Tuning {
     }
 }
 
-/// Where the writer reports a job's outcome: a oneshot a future awaits, or
-/// a callback the writer runs itself right after the commit (no task to
-/// wake: the caller's reply can leave from this thread).
-pub(crate) enum Done {
-    /// Completes a future.
-    Oneshot(oneshot::Sender<Result<(), StoreError>>),
-    /// Called with the outcome on the writer thread.
-    Callback(Box<dyn FnOnce(Result<(), StoreError>) + Send>),
-}
+/// Where the writer reports a job's outcome: a callback it runs itself
+/// right after the commit (no task to wake: the caller's reply can leave
+/// from this thread).
+pub(crate) struct Ack(Box<dyn FnOnce(Result<(), StoreError>) + Send>);
 
-impl std::fmt::Debug for Done {
+impl std::fmt::Debug for Ack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Done::Oneshot(_) => "Done::Oneshot",
-            Done::Callback(_) => "Done::Callback",
-        })
+        f.write_str("Ack")
     }
 }
 
-impl From<oneshot::Sender<Result<(), StoreError>>> for Done {
-    fn from(tx: oneshot::Sender<Result<(), StoreError>>) -> Done {
-        Done::Oneshot(tx)
+impl Ack {
+    /// An acknowledgement that calls `report` with the outcome.
+    pub(crate) fn new(report: impl FnOnce(Result<(), StoreError>) + Send + 'static) -> Ack {
+        Ack(Box::new(report))
     }
-}
 
-impl Done {
     /// Reports `outcome`.
     pub(crate) fn send(self, outcome: Result<(), StoreError>) {
-        match self {
-            // The waiter may have dropped its future; the change stands anyway.
-            Done::Oneshot(tx) => {
-                let _ = tx.send(outcome);
-            }
-            Done::Callback(f) => f(outcome),
-        }
+        (self.0)(outcome)
     }
 }
 
@@ -121,13 +106,13 @@ pub(crate) enum Job {
         /// Its new set, encoded (an empty set: the AOR is gone).
         blob: Box<[u8]>,
         /// Answered once the set is durable (or failed).
-        done: Done,
+        done: Ack,
     },
     /// Answered once everything queued before it is durable; lets an update
     /// that changed nothing avoid acknowledging state that is still in flight.
     Barrier {
         /// Answered after the preceding jobs commit (or fail).
-        done: Done,
+        done: Ack,
     },
     /// Commit what precedes, then stop.
     Shutdown,
@@ -150,13 +135,80 @@ impl Job {
     }
 }
 
-/// The running writer: its job channel and a flag raised when it has stopped.
+/// The running writer: its job channel and the signal of its end.
 pub(crate) struct WriterHandle {
     /// Where jobs are sent.
     pub(crate) jobs: Sender<Job>,
-    /// Becomes `true` once the writer has committed its last batch and
-    /// closed the connection.
-    pub(crate) stopped: watch::Receiver<bool>,
+    /// Raised once the writer has committed its last batch and closed the
+    /// connection.
+    pub(crate) stopped: Arc<Stopped>,
+}
+
+/// The end of the writer thread, which `close` callers wait for.
+#[derive(Debug, Default)]
+pub(crate) struct Stopped {
+    state: Mutex<StopState>,
+}
+
+#[derive(Default)]
+struct StopState {
+    /// `Some(true)` once stopped after committing everything, `Some(false)`
+    /// if the thread died (a panic).
+    ended: Option<bool>,
+    waiters: Vec<Done<()>>,
+}
+
+impl std::fmt::Debug for StopState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StopState")
+            .field("ended", &self.ended)
+            .field("waiters", &self.waiters.len())
+            .finish()
+    }
+}
+
+impl Stopped {
+    /// Calls `done` once the writer has stopped (at once if it has).
+    pub(crate) fn wait(&self, done: Done<()>) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        match state.ended {
+            Some(clean) => {
+                drop(state);
+                done(outcome(clean));
+            }
+            None => state.waiters.push(done),
+        }
+    }
+
+    /// Marks the writer stopped and tells every waiter.
+    fn raise(&self, clean: bool) {
+        let waiters = {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            state.ended = Some(clean);
+            std::mem::take(&mut state.waiters)
+        };
+        for done in waiters {
+            done(outcome(clean));
+        }
+    }
+}
+
+/// What a waiter hears: success, or that the writer died.
+fn outcome(clean: bool) -> Result<(), StoreError> {
+    if clean {
+        Ok(())
+    } else {
+        Err(StoreError::WriterGone)
+    }
+}
+
+/// Raises [`Stopped`] when the writer thread ends, also by a panic.
+struct RaiseOnExit(Arc<Stopped>, bool);
+
+impl Drop for RaiseOnExit {
+    fn drop(&mut self) {
+        self.0.raise(self.1);
+    }
 }
 
 /// Start the writer thread; it owns `conn` from now on. `clock` is the
@@ -168,14 +220,18 @@ pub(crate) fn spawn(
     tuning: Tuning,
 ) -> Result<WriterHandle, StoreError> {
     let (jobs, queue) = mpsc::channel();
-    let (stopped_tx, stopped) = watch::channel(false);
+    let stopped = Arc::new(Stopped::default());
     let mut writer = Writer::new(conn, queue, hot, clock, tuning);
-    writer.journal_rows = queries::journal_len(&writer.conn)?;
+    writer.journal_rows = queries::journal_len(&writer.conn).db()?;
+    let signal = RaiseOnExit(Arc::clone(&stopped), false);
     std::thread::Builder::new()
         .name("locus-location-writer".into())
         .spawn(move || {
+            // Moved whole, so it is dropped (and raised) here, also when
+            // `run` panics.
+            let mut signal = signal;
             writer.run();
-            stopped_tx.send_replace(true);
+            signal.1 = true;
         })?;
     Ok(WriterHandle { jobs, stopped })
 }
@@ -618,9 +674,17 @@ mod tests {
         }
     }
 
-    fn replace(aor: &str, set: &[Binding]) -> (Job, oneshot::Receiver<Result<(), StoreError>>) {
-        let (done, receipt) = oneshot::channel();
-        let done = Done::from(done);
+    /// An acknowledgement whose outcome `receipt` receives.
+    fn ack() -> (Ack, mpsc::Receiver<Result<(), StoreError>>) {
+        let (done, receipt) = mpsc::channel();
+        let ack = Ack::new(move |outcome| {
+            let _ = done.send(outcome);
+        });
+        (ack, receipt)
+    }
+
+    fn replace(aor: &str, set: &[Binding]) -> (Job, mpsc::Receiver<Result<(), StoreError>>) {
+        let (done, receipt) = ack();
         let job = Job::Replace {
             aor: aor.into(),
             blob: codec::encode(set),
@@ -654,7 +718,7 @@ mod tests {
         let writer = writer(conn, queue, Arc::clone(&hot));
         assert!(writer.recover(vec![failing]), "the queued shutdown is seen");
 
-        for mut receipt in [failing_receipt, queued_receipt] {
+        for receipt in [failing_receipt, queued_receipt] {
             assert!(matches!(
                 receipt.try_recv(),
                 Ok(Err(StoreError::CommitFailed))
@@ -682,13 +746,13 @@ mod tests {
         let (job, receipt) = replace("aor0", &[]);
         jobs.send(job).unwrap();
         receipts.push(receipt);
-        let (done, mut barrier) = oneshot::channel();
-        jobs.send(Job::Barrier { done: done.into() }).unwrap();
+        let (done, barrier) = ack();
+        jobs.send(Job::Barrier { done }).unwrap();
         jobs.send(Job::Shutdown).unwrap();
         let mut writer = writer(conn, queue, hot);
         let batch: Vec<Job> = writer.queue.try_iter().collect();
         assert!(!writer.process(batch));
-        for mut receipt in receipts {
+        for receipt in receipts {
             assert!(matches!(receipt.try_recv(), Ok(Ok(()))));
         }
         assert!(matches!(barrier.try_recv(), Ok(Ok(()))));

@@ -1,7 +1,7 @@
 //! An in-memory snapshot of a [`UserStore`], for lookups on the hot path.
 
-use super::{User, UserDirectory, UserStore};
 use crate::StoreError;
+use crate::{User, UserDirectory, UserStore};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 

@@ -1,8 +1,9 @@
 //! Accounts in `locus.db` (table `users`, schema version 2).
 
-use super::{Ha1Set, User, UserStore};
+use crate::db_error::OrStoreError;
 use crate::sqlite::{schema, DB_FILE};
 use crate::StoreError;
+use crate::{Ha1Set, User, UserStore};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
@@ -35,7 +36,7 @@ impl SqliteUsers {
     /// Opens (creating and migrating if needed) `data_dir/locus.db`.
     pub fn open(data_dir: &Path) -> Result<SqliteUsers, StoreError> {
         std::fs::create_dir_all(data_dir)?;
-        let mut conn = Connection::open(data_dir.join(DB_FILE))?;
+        let mut conn = Connection::open(data_dir.join(DB_FILE)).db()?;
         schema::configure_writer(&conn)?;
         schema::migrate(&mut conn)?;
         Ok(SqliteUsers {
@@ -45,7 +46,7 @@ impl SqliteUsers {
 
     fn with<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R, StoreError> {
         let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(f(&conn)?)
+        f(&conn).db()
     }
 }
 
@@ -90,12 +91,12 @@ pub struct UsersTx<'a>(&'a Connection);
 impl UsersTx<'_> {
     /// As [`UserStore::put`], inside the transaction.
     pub fn put(&self, user: &User, now_ms: u64) -> Result<bool, StoreError> {
-        Ok(put_on(self.0, user, now_ms)?)
+        put_on(self.0, user, now_ms).db()
     }
 
     /// As [`UserStore::get`], inside the transaction.
     pub fn get(&self, domain: &str, username: &str) -> Result<Option<User>, StoreError> {
-        Ok(get_on(self.0, domain, username)?)
+        get_on(self.0, domain, username).db()
     }
 }
 
@@ -108,9 +109,9 @@ impl SqliteUsers {
         f: impl FnOnce(&UsersTx<'_>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        let tx = conn.transaction()?;
+        let tx = conn.transaction().db()?;
         let out = f(&UsersTx(&tx))?;
-        tx.commit()?;
+        tx.commit().db()?;
         Ok(out)
     }
 }

@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests.
 
-use location::{Binding, ContactAction};
+use location::{Binding, ContactAction, LocationStore, Snapshot};
 
 pub const ALICE: &str = "sip:alice@example.com";
 pub const BOB: &str = "sip:bob@example.com";
@@ -26,10 +26,11 @@ pub fn binding(aor: &str, contact: &str, expires_at_ms: u64) -> Binding {
     }
 }
 
-/// A closure body that installs exactly `set`.
-pub fn set_to(set: Vec<Binding>) -> impl FnOnce(&mut Vec<Binding>) -> Result<(), ()> + Send {
+/// A closure body that installs exactly `set` (a copy each time it runs:
+/// a conflicting write runs it again).
+pub fn set_to(set: Vec<Binding>) -> impl FnMut(&mut Vec<Binding>) -> Result<(), ()> + Send {
     move |bindings| {
-        *bindings = set;
+        bindings.clone_from(&set);
         Ok(())
     }
 }
@@ -37,4 +38,19 @@ pub fn set_to(set: Vec<Binding>) -> impl FnOnce(&mut Vec<Binding>) -> Result<(),
 /// Contacts of a set, in order.
 pub fn contacts(set: &[Binding]) -> Vec<&str> {
     set.iter().map(|b| b.contact.as_str()).collect()
+}
+
+/// The AOR's snapshot (bindings and version), read through the seam.
+pub fn snapshot(store: &impl LocationStore, aor: &str) -> Snapshot {
+    let (tx, rx) = std::sync::mpsc::channel();
+    store.fetch(
+        aor,
+        0,
+        Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    );
+    rx.recv_timeout(std::time::Duration::from_secs(20))
+        .expect("a fetch answers")
+        .expect("a fetch succeeds")
 }

@@ -31,7 +31,7 @@ const EXIT_FAILED: u8 = 1;
 /// Runs `locus bench`; returns the process exit code.
 pub fn run(args: BenchArgs) -> ExitCode {
     match args::plan(args) {
-        Err(Invalid(e)) => crate::cli::exit_invalid(e),
+        Err(Invalid(e)) => crate::exit::invalid(e),
         Ok(Task::WriteUsersFile {
             path,
             users,

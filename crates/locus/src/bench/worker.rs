@@ -618,7 +618,8 @@ impl Worker {
                         Ok(_) => loop {
                             match framer.next_frame() {
                                 Ok(Some(Frame::Message(m))) => messages.push(m),
-                                Ok(Some(Frame::Ping)) => {}
+                                // Too large to be an answer: the framer skips it.
+                                Ok(Some(Frame::Ping | Frame::TooLarge(_))) => {}
                                 Ok(None) => break,
                                 Err(e) => {
                                     lost = Some(format!("unreadable stream from the server: {e}"));

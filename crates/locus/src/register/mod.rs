@@ -31,7 +31,7 @@ const EXIT_FAILED: u8 = 1;
 pub fn run(args: RegisterArgs) -> ExitCode {
     let plan = match args::plan(args) {
         Ok(p) => p,
-        Err(e) => crate::cli::exit_invalid(e),
+        Err(e) => crate::exit::invalid(e),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -135,7 +135,9 @@ impl Link {
             } => loop {
                 match framer.next_frame() {
                     Ok(Some(Frame::Message(b))) => return Ok((b, Some(*peer))),
-                    Ok(Some(Frame::Ping)) => continue,
+                    // A message too large to be a registrar's answer: the
+                    // framer skips it.
+                    Ok(Some(Frame::Ping | Frame::TooLarge(_))) => continue,
                     Ok(None) => {}
                     Err(e) => {
                         return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string()))

@@ -1,24 +1,40 @@
-//! Shared end-to-end harness: starts the real `locus` binary on free
-//! loopback ports with its own data directory, and speaks SIP to it over
-//! real UDP and TCP sockets.
+//! Shared end-to-end harness: starts the real `locus` binary on ports the
+//! kernel picks (port 0, read back from its startup banner) with its own
+//! data directory, speaks SIP to it over real UDP and TCP sockets, and runs
+//! child processes with a deadline on every wait.
 
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Upper bound for any single wait in these tests (not a performance
 /// threshold: a hang guard).
 pub const WAIT: Duration = Duration::from_secs(20);
 
+/// Upper bound for one run of a SIP client (`locus register`, `locus
+/// bench`, SIPp, sipsak): a client gives up on a silent server after
+/// Timer F (64·T1 = 32 s) or its own `-timeout 30`, and WAIT more is left
+/// for the rest of its work. A hang guard too.
+pub const CLIENT_WAIT: Duration = Duration::from_secs(WAIT.as_secs() + 40);
+
+/// How many free ports a third-party server that cannot bind port 0 is
+/// started on before the test gives up (each retry follows a start that
+/// failed because another process took the port meanwhile).
+pub const PORT_TRIES: usize = 5;
+
 /// A running `locus serve` started by a test; stopped (by PID) on drop.
 pub struct Locus {
     pub child: Option<Child>,
-    pub port: u16,
+    /// Every listener the banner names, in its order: transport (`udp` or
+    /// `tcp`) and the bound address.
+    pub listeners: Vec<(String, SocketAddr)>,
     pub data_dir: PathBuf,
     pub stdout_lines: Vec<String>,
     pub _tmp: Option<tempfile::TempDir>,
@@ -29,7 +45,9 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_locus")
 }
 
-/// A port free on 127.0.0.1 for both UDP and TCP at the time of the call.
+/// A port free on 127.0.0.1 for both UDP and TCP at the time of the call,
+/// for third-party servers that cannot bind port 0 and report it (a
+/// caller retries on another port when the server finds it taken).
 pub fn free_port() -> u16 {
     loop {
         let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -40,104 +58,330 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// The path of program `name`, looked up in PATH and then in /usr/sbin and
+/// /sbin (where Debian installs kamailio and ip, outside a user's PATH).
+/// A missing tool fails the test saying which Debian package has it.
+pub fn tool(name: &str, package: &str) -> PathBuf {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let found = path
+        .split(':')
+        .chain(["/usr/sbin", "/sbin"])
+        .map(|dir| Path::new(dir).join(name))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        });
+    found.unwrap_or_else(|| {
+        panic!("{name} is required: scripts/test installs it (Debian package {package})")
+    })
+}
+
+/// The lines a child writes to stdout, read on a thread so that each read
+/// here has a deadline (a hung child fails the test instead of hanging it).
+/// The thread reads to the end even when nobody asks for the lines any
+/// more, so the child never blocks on a full pipe.
+pub struct Lines(mpsc::Receiver<String>);
+
+impl Lines {
+    /// Starts reading `stdout`.
+    pub fn new(stdout: impl Read + Send + 'static) -> Lines {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            loop {
+                let mut line = Vec::new();
+                match reader.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {
+                        let text = String::from_utf8_lossy(&line).trim_end().to_string();
+                        let _ = tx.send(text);
+                    }
+                }
+            }
+        });
+        Lines(rx)
+    }
+
+    /// The next line (without its line end), or None once the child has
+    /// closed stdout. Fails the test, naming `what`, if no line comes
+    /// within WAIT.
+    pub fn next_line(&self, what: &str) -> Option<String> {
+        match self.0.recv_timeout(WAIT) {
+            Ok(line) => Some(line),
+            Err(mpsc::RecvTimeoutError::Disconnected) => None,
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("no {what} within {WAIT:?}"),
+        }
+    }
+
+    /// Every line until the child closes stdout. Fails the test, naming
+    /// `what`, if stdout is still open after WAIT.
+    pub fn rest(&self, what: &str) -> Vec<String> {
+        let deadline = Instant::now() + WAIT;
+        let mut lines = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.0.recv_timeout(left) {
+                Ok(line) => lines.push(line),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return lines,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("{what}: output still open after {WAIT:?}; so far {lines:?}")
+                }
+            }
+        }
+    }
+}
+
+/// Everything `r` yields until it closes, read on a thread (the receiver
+/// gets it once, so the wait for it can have a deadline).
+fn read_to_end_on_thread(mut r: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = r.read_to_end(&mut all);
+        let _ = tx.send(all);
+    });
+    rx
+}
+
+/// Waits up to `limit` for `child` (a process this test started) to exit,
+/// polling. If it has not exited by then it is killed, and None returned.
+pub fn wait_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            kill_and_reap(child);
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends SIGKILL to `child` (through its handle, so to its own PID) and
+/// reaps it, giving up (without failing) after WAIT: used on drop, where
+/// a failure must not panic.
+pub fn kill_and_reap(child: &mut Child) {
+    let _ = child.kill();
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        match child.try_wait() {
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            _ => return,
+        }
+    }
+}
+
+/// Sends `signal` (e.g. `libc::SIGTERM`) to `child`, a process this test
+/// started, by its PID.
+pub fn send_signal(child: &Child, signal: libc::c_int) {
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: kill(2) on the PID of our own unreaped child: it cannot
+    // have been reused by another process.
+    let rc = unsafe { libc::kill(pid, signal) };
+    assert_eq!(
+        rc,
+        0,
+        "kill({pid}, {signal}): {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// Runs `cmd` to completion with `stdin` written to it (or its stdin
+/// closed) and its output captured. Fails the test, naming the command, if
+/// it has not finished within `limit` (it is killed then).
+pub fn run(cmd: &mut Command, stdin: Option<&str>, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let stdout = read_to_end_on_thread(child.stdout.take().unwrap());
+    let stderr = read_to_end_on_thread(child.stderr.take().unwrap());
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        // The command may exit before reading (e.g. the account exists).
+        let _ = input.write_all(text.as_bytes());
+    }
+    drop(input);
+    let status = wait_within(&mut child, limit)
+        .unwrap_or_else(|| panic!("{cmd:?} did not finish within {limit:?}"));
+    let closed = |rx: mpsc::Receiver<Vec<u8>>| {
+        rx.recv_timeout(WAIT)
+            .unwrap_or_else(|_| panic!("{cmd:?} exited but its output stayed open"))
+    };
+    Output {
+        status,
+        stdout: closed(stdout),
+        stderr: closed(stderr),
+    }
+}
+
+/// SIPp's message (on stderr, exit status 254) when its `-p` port is taken.
+pub const SIPP_PORT_TAKEN: &str = "Unable to bind main socket";
+
+/// Runs SIPp as `sipp(port)` builds it, to completion, with `-p` on a
+/// free port: its scenarios name the local port, so it cannot bind port 0.
+/// When another process took the port meanwhile, SIPp says so and the run
+/// is retried on another port, up to PORT_TRIES times. Returns the port
+/// and the output.
+pub fn run_sipp(mut sipp: impl FnMut(u16) -> Command) -> (u16, Output) {
+    for _ in 0..PORT_TRIES {
+        let port = free_port();
+        let out = run(&mut sipp(port), None, CLIENT_WAIT);
+        if !String::from_utf8_lossy(&out.stderr).contains(SIPP_PORT_TAKEN) {
+            return (port, out);
+        }
+    }
+    panic!("sipp found each of {PORT_TRIES} free ports taken");
+}
+
 impl Locus {
-    /// Starts a server on a fresh port and data directory, serving
+    /// Starts a server on fresh ports and data directory, serving
     /// example.com with min 60 / max 7200, plus `extra` flags.
     pub fn start(extra: &[&str]) -> Locus {
         let tmp = tempfile::tempdir().unwrap();
         let data = tmp.path().join("data");
-        let mut l = Locus::start_in(&data, free_port(), extra);
+        let mut l = Locus::start_in(&data, extra);
         l._tmp = Some(tmp);
         l
     }
 
-    /// Starts a server on `port` with data in `data_dir`.
-    pub fn start_in(data_dir: &Path, port: u16, extra: &[&str]) -> Locus {
-        let udp = format!("udp:127.0.0.1:{port}");
-        let tcp = format!("tcp:127.0.0.1:{port}");
-        let mut args: Vec<&str> = vec![
+    /// Starts a server on UDP and TCP 127.0.0.1, each on a port the kernel
+    /// picks, with data in `data_dir` (a restart on the same data gets new
+    /// ports: nothing waits for a port to become free again).
+    pub fn start_in(data_dir: &Path, extra: &[&str]) -> Locus {
+        let mut cmd = Command::new(bin());
+        cmd.args([
             "serve",
             "--listen",
-            &udp,
+            "udp:127.0.0.1:0",
             "--listen",
-            &tcp,
+            "tcp:127.0.0.1:0",
             "--domain",
             "example.com",
             "--min-expires",
             "60",
             "--max-expires",
             "7200",
-        ];
-        let data = data_dir.to_str().unwrap().to_string();
-        args.extend(["--data-dir", &data]);
-        args.extend(extra);
-        let mut child = Command::new(bin())
-            .args(&args)
+        ])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(extra)
+        .stderr(Stdio::inherit());
+        Locus::spawn(cmd, data_dir, None)
+    }
+
+    /// Starts `locus serve` with exactly these listen specs and flags (no
+    /// default min/max expires), optionally under a wrapper command such
+    /// as `ip netns exec NS`.
+    pub fn start_with(wrapper: &[&str], listen: &[String], extra: &[&str]) -> Locus {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let mut cmd = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
+        cmd.arg("serve");
+        for l in listen {
+            cmd.args(["--listen", l]);
+        }
+        cmd.arg("--data-dir").arg(&data).args(extra);
+        cmd.stderr(Stdio::inherit());
+        Locus::spawn(cmd, &data, Some(tmp))
+    }
+
+    /// Spawns `cmd` (a `locus serve`, possibly under a wrapper) and waits,
+    /// within WAIT, for its banner up to the `location store:` line; the
+    /// `listening on` lines give the bound addresses. Stdout keeps being
+    /// drained afterwards.
+    pub fn spawn(mut cmd: Command, data_dir: &Path, tmp: Option<tempfile::TempDir>) -> Locus {
+        let mut child = cmd
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
-            .expect("start locus");
-        let stdout = child.stdout.take().unwrap();
-        let mut reader = BufReader::new(stdout);
-        let mut lines = Vec::new();
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        let out = Lines::new(child.stdout.take().unwrap());
+        // Owned from here on: a failed start is killed on the way out.
+        let mut locus = Locus {
+            child: Some(child),
+            listeners: Vec::new(),
+            data_dir: data_dir.to_path_buf(),
+            stdout_lines: Vec::new(),
+            _tmp: tmp,
+        };
         let deadline = Instant::now() + WAIT;
         loop {
-            let mut line = String::new();
-            let n = reader.read_line(&mut line).unwrap();
-            assert!(
-                n > 0,
-                "locus exited before it was ready; output so far: {lines:?}"
-            );
-            lines.push(line.trim_end().to_string());
-            if line.starts_with("location store:") {
-                break;
+            let Some(line) = out.next_line("locus startup banner") else {
+                panic!(
+                    "locus exited before it was ready; output so far: {:?}",
+                    locus.stdout_lines
+                );
+            };
+            if let Some((transport, addr)) = line
+                .strip_prefix("listening on ")
+                .and_then(|l| l.split_once(':'))
+            {
+                let addr = addr
+                    .parse()
+                    .unwrap_or_else(|e| panic!("bad listener in {line:?}: {e}"));
+                locus.listeners.push((transport.to_string(), addr));
+            }
+            let done = line.starts_with("location store:");
+            locus.stdout_lines.push(line);
+            if done {
+                return locus;
             }
             assert!(Instant::now() < deadline, "locus not ready");
         }
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            let _ = reader.read_to_string(&mut sink);
-        });
-        Locus {
-            child: Some(child),
-            port,
-            data_dir: data_dir.to_path_buf(),
-            stdout_lines: lines,
-            _tmp: None,
-        }
     }
 
-    /// The server's address.
-    pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
+    /// The first listener of `transport` (`udp` or `tcp`) the banner names
+    /// whose address is `ip`.
+    pub fn listener(&self, transport: &str, ip: IpAddr) -> SocketAddr {
+        self.listeners
+            .iter()
+            .find(|(t, a)| t == transport && a.ip() == ip)
+            .map(|(_, a)| *a)
+            .unwrap_or_else(|| panic!("no {transport} listener on {ip}: {:?}", self.listeners))
+    }
+
+    /// The first UDP listener the banner names.
+    pub fn udp_addr(&self) -> SocketAddr {
+        self.first("udp")
+    }
+
+    /// The first TCP listener the banner names (not the UDP one's port:
+    /// each listener on port 0 gets its own).
+    pub fn tcp_addr(&self) -> SocketAddr {
+        self.first("tcp")
+    }
+
+    fn first(&self, transport: &str) -> SocketAddr {
+        self.listeners
+            .iter()
+            .find(|(t, _)| t == transport)
+            .map(|(_, a)| *a)
+            .unwrap_or_else(|| panic!("no {transport} listener: {:?}", self.listeners))
     }
 
     /// Sends SIGKILL (no cleanup at all) and waits for the process.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+            kill_and_reap(&mut c);
         }
     }
 
     /// Sends SIGTERM and returns the exit status.
-    pub fn terminate(&mut self) -> std::process::ExitStatus {
+    pub fn terminate(&mut self) -> ExitStatus {
         let mut c = self.child.take().expect("running");
-        let pid = c.id().to_string();
-        let st = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(st.success());
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = c.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "locus did not exit after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        send_signal(&c, libc::SIGTERM);
+        wait_within(&mut c, WAIT).expect("locus did not exit after SIGTERM")
     }
 }
 
@@ -303,23 +547,21 @@ impl UdpClient {
         UdpClient { sock, server }
     }
 
-    /// Sends `msg` and waits for one response, retransmitting like a UAC
-    /// (T1 doubling) until WAIT passes.
+    /// Sends `msg` and waits for its final response, retransmitting every
+    /// 500 ms (the read timeout) like a UAC, until WAIT passes.
     pub fn request(&self, msg: &str) -> Response {
         let deadline = Instant::now() + WAIT;
         let mut buf = vec![0u8; 65536];
         let branch = branch_of(msg.as_bytes());
         loop {
+            assert!(Instant::now() < deadline, "no response to:\n{msg}");
             self.sock.send_to(msg.as_bytes(), self.server).unwrap();
-            match self.sock.recv_from(&mut buf) {
-                Ok((n, _)) => {
-                    let r = Response::parse(&String::from_utf8_lossy(&buf[..n]));
-                    // Skip late answers to earlier requests (retransmissions).
-                    if r.code >= 200 && branch_of(r.raw.as_bytes()) == branch {
-                        return r;
-                    }
+            if let Ok((n, _)) = self.sock.recv_from(&mut buf) {
+                let r = Response::parse(&String::from_utf8_lossy(&buf[..n]));
+                // Skip late answers to earlier requests (retransmissions).
+                if r.code >= 200 && branch_of(r.raw.as_bytes()) == branch {
+                    return r;
                 }
-                Err(_) => assert!(Instant::now() < deadline, "no response to:\n{msg}"),
             }
         }
     }
@@ -349,9 +591,10 @@ pub struct TcpClient {
 }
 
 impl TcpClient {
-    /// Connects to `server`.
+    /// Connects to `server`; every read then waits at most WAIT.
     pub fn connect(server: SocketAddr) -> TcpClient {
-        let stream = TcpStream::connect(server).unwrap();
+        let stream = TcpStream::connect_timeout(&server, WAIT)
+            .unwrap_or_else(|e| panic!("connect to {server}: {e}"));
         stream.set_read_timeout(Some(WAIT)).unwrap();
         TcpClient {
             stream,
@@ -388,7 +631,10 @@ impl TcpClient {
                 }
             }
             let mut chunk = [0u8; 4096];
-            let n = self.stream.read(&mut chunk).expect("read response");
+            let n = self
+                .stream
+                .read(&mut chunk)
+                .unwrap_or_else(|e| panic!("no response within {WAIT:?}: {e}"));
             assert!(n > 0, "connection closed before a response");
             self.buf.extend_from_slice(&chunk[..n]);
         }
@@ -415,34 +661,21 @@ fn find(h: &[u8], n: &[u8]) -> Option<usize> {
 }
 
 /// Runs `locus bindings` and returns (exit status, stdout).
-pub fn bindings_cmd(data_dir: &Path, aor: Option<&str>) -> (std::process::ExitStatus, String) {
+pub fn bindings_cmd(data_dir: &Path, aor: Option<&str>) -> (ExitStatus, String) {
     let mut cmd = Command::new(bin());
-    cmd.args(["bindings", "--data-dir", data_dir.to_str().unwrap()]);
+    cmd.arg("bindings").arg("--data-dir").arg(data_dir);
     if let Some(a) = aor {
         cmd.arg(a);
     }
-    let out = cmd.output().unwrap();
+    let out = run(&mut cmd, None, WAIT);
     (out.status, String::from_utf8_lossy(&out.stdout).to_string())
 }
 
 /// Runs `locus users ARGS --data-dir DIR`, writing `stdin` to it.
-pub fn users_cmd(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    let mut child = Command::new(bin())
-        .arg("users")
-        .args(args)
-        .args(["--data-dir", data_dir.to_str().unwrap()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        // The command may exit before reading (e.g. the account exists).
-        let _ = input.write_all(text.as_bytes());
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
+pub fn users_cmd(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(bin());
+    cmd.arg("users").args(args).arg("--data-dir").arg(data_dir);
+    run(&mut cmd, stdin, WAIT)
 }
 
 /// Adds an account with `locus users add --password-stdin`.
@@ -459,69 +692,15 @@ pub fn add_user(data_dir: &Path, user: &str, domain: &str, password: &str) {
     );
 }
 
-impl Locus {
-    /// Starts `locus serve` with exactly these listen specs and flags (no
-    /// default min/max expires), optionally under a wrapper command such
-    /// as `ip netns exec NS`. Waits until it is ready.
-    pub fn start_with(wrapper: &[&str], listen: &[String], extra: &[&str]) -> Locus {
-        let tmp = tempfile::tempdir().unwrap();
-        let data = tmp.path().join("data");
-        let mut cmd = match wrapper.split_first() {
-            Some((first, rest)) => {
-                let mut c = Command::new(first);
-                c.args(rest).arg(bin());
-                c
-            }
-            None => Command::new(bin()),
-        };
-        cmd.arg("serve");
-        for l in listen {
-            cmd.args(["--listen", l]);
-        }
-        cmd.args(["--data-dir", data.to_str().unwrap()]).args(extra);
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start locus");
-        let stdout = child.stdout.take().unwrap();
-        let mut reader = BufReader::new(stdout);
-        let mut lines = Vec::new();
-        loop {
-            let mut line = String::new();
-            let n = reader.read_line(&mut line).unwrap();
-            assert!(
-                n > 0,
-                "locus exited before it was ready; output so far: {lines:?}"
-            );
-            lines.push(line.trim_end().to_string());
-            if line.starts_with("location store:") {
-                break;
-            }
-        }
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            let _ = reader.read_to_string(&mut sink);
-        });
-        Locus {
-            child: Some(child),
-            port: 0,
-            data_dir: data,
-            stdout_lines: lines,
-            _tmp: Some(tmp),
-        }
-    }
-}
-
 /// Output of one `locus register` run.
 pub struct RegisterRun {
-    pub status: std::process::ExitStatus,
+    pub status: ExitStatus,
     pub stdout: String,
     pub stderr: String,
 }
 
 /// Runs `locus register ARGS` (with `stdin` fed to it) to completion,
-/// bounded by WAIT plus Timer F.
+/// bounded by CLIENT_WAIT.
 pub fn register_cmd(args: &[&str], stdin: Option<&str>) -> RegisterRun {
     register_cmd_wrapped(&[], args, stdin)
 }
@@ -536,35 +715,8 @@ pub fn register_cmd_wrapped(wrapper: &[&str], args: &[&str], stdin: Option<&str>
         }
         None => Command::new(bin()),
     };
-    let mut child = cmd
-        .arg("register")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start locus register");
-    {
-        let mut input = child.stdin.take().unwrap();
-        if let Some(s) = stdin {
-            input.write_all(s.as_bytes()).unwrap();
-        }
-    }
-    let pid = child.id();
-    let guard = std::thread::spawn(move || {
-        let deadline = Instant::now() + WAIT + Duration::from_secs(40);
-        while Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-            if !Path::new(&format!("/proc/{pid}")).exists() {
-                return;
-            }
-        }
-        let _ = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status();
-    });
-    let out = child.wait_with_output().unwrap();
-    let _ = guard.join();
+    cmd.arg("register").args(args);
+    let out = run(&mut cmd, stdin, CLIENT_WAIT);
     RegisterRun {
         status: out.status,
         stdout: String::from_utf8_lossy(&out.stdout).to_string(),
@@ -578,7 +730,6 @@ pub struct KillOnDrop(pub Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        kill_and_reap(&mut self.0);
     }
 }

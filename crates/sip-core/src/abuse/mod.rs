@@ -11,8 +11,10 @@
 
 mod window;
 
+use crate::rng::Rng;
+use crate::transaction::KeyHasher;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash};
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -117,23 +119,28 @@ struct Source {
 #[derive(Debug)]
 pub struct AbuseGuard {
     cfg: AbuseConfig,
-    sources: Box<[Mutex<HashMap<IpAddr, Source>>]>,
-    users: Box<[Mutex<HashMap<String, EventWindow>>]>,
+    sources: Box<[Mutex<HashMap<IpAddr, Source, KeyHasher>>]>,
+    users: Box<[Mutex<HashMap<String, EventWindow, KeyHasher>>]>,
     per_shard: usize,
     blocked: AtomicUsize,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: KeyHasher,
 }
 
 impl AbuseGuard {
-    /// A guard with these limits.
-    pub fn new(cfg: AbuseConfig) -> AbuseGuard {
+    /// A guard with these limits, its hashes keyed from `rng` (addresses
+    /// and user names come from the network).
+    pub fn new(cfg: AbuseConfig, rng: &mut Rng) -> AbuseGuard {
         AbuseGuard {
             per_shard: cfg.capacity.div_ceil(SHARDS).max(1),
             cfg,
-            sources: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            users: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            sources: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::with_hasher(rng.hasher())))
+                .collect(),
+            users: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::with_hasher(rng.hasher())))
+                .collect(),
             blocked: AtomicUsize::new(0),
-            hasher: Default::default(),
+            hasher: rng.hasher(),
         }
     }
 
@@ -290,7 +297,7 @@ impl AbuseGuard {
         self.blocked.load(Ordering::Relaxed)
     }
 
-    fn sweep(&self, map: &mut HashMap<IpAddr, Source>, now_ms: u64) {
+    fn sweep(&self, map: &mut HashMap<IpAddr, Source, KeyHasher>, now_ms: u64) {
         let cutoff = now_ms.saturating_sub(self.cfg.failure_window_ms);
         let rate_window = self.cfg.rate_window_ms;
         map.retain(|_, s| {
@@ -327,7 +334,7 @@ mod tests {
 
     #[test]
     fn source_blocked_after_limit_then_released() {
-        let g = AbuseGuard::new(cfg());
+        let g = AbuseGuard::new(cfg(), &mut Rng::new(1));
         assert_eq!(g.record_failure(ip(1), Some("alice"), 0), None);
         assert_eq!(g.record_failure(ip(1), Some("alice"), 10), None);
         let ev = g.record_failure(ip(1), Some("alice"), 20).unwrap();
@@ -344,7 +351,7 @@ mod tests {
 
     #[test]
     fn failures_outside_the_window_do_not_add_up() {
-        let g = AbuseGuard::new(cfg());
+        let g = AbuseGuard::new(cfg(), &mut Rng::new(1));
         for t in [0, 600, 1200, 1800, 2400] {
             assert_eq!(g.record_failure(ip(1), None, t), None);
         }
@@ -352,7 +359,7 @@ mod tests {
 
     #[test]
     fn a_username_under_attack_blocks_each_failing_source() {
-        let g = AbuseGuard::new(cfg());
+        let g = AbuseGuard::new(cfg(), &mut Rng::new(1));
         for i in 0..4 {
             assert_eq!(g.record_failure(ip(10 + i), Some("alice"), 0), None);
         }
@@ -368,10 +375,13 @@ mod tests {
 
     #[test]
     fn rate_limit_throttles_one_source_only() {
-        let g = AbuseGuard::new(AbuseConfig {
-            rate_limit: 5,
-            ..cfg()
-        });
+        let g = AbuseGuard::new(
+            AbuseConfig {
+                rate_limit: 5,
+                ..cfg()
+            },
+            &mut Rng::new(1),
+        );
         for t in 0..5 {
             assert_eq!(g.admit(ip(1), 1000 + t), Admission::Admit);
         }
@@ -385,12 +395,15 @@ mod tests {
 
     #[test]
     fn forbidden_action_and_bounded_memory() {
-        let g = AbuseGuard::new(AbuseConfig {
-            block_action: BlockAction::Forbidden,
-            source_failure_limit: 1,
-            capacity: SHARDS,
-            ..cfg()
-        });
+        let g = AbuseGuard::new(
+            AbuseConfig {
+                block_action: BlockAction::Forbidden,
+                source_failure_limit: 1,
+                capacity: SHARDS,
+                ..cfg()
+            },
+            &mut Rng::new(1),
+        );
         for i in 0..=255u8 {
             g.record_failure(ip(i), Some(&format!("u{i}")), 0);
         }

@@ -2,7 +2,7 @@
 //! register which other addresses-of-record (RFC 3261 §10.2: a REGISTER
 //! whose From differs from its To).
 
-use location::User;
+use location_model::User;
 use std::fmt;
 
 /// `IDENTITY=PATTERN`: the user `IDENTITY` (`user@domain`) may register
@@ -107,7 +107,7 @@ impl fmt::Display for Grant {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use location::Ha1Set;
+    use location_model::Ha1Set;
 
     fn user(name: &str, domain: &str) -> User {
         User {

@@ -1,7 +1,8 @@
 //! Digest authentication and authorization of the requests the server
 //! answers itself (RFC 3261 §22 and §10.3 steps 3–4, RFC 7616, RFC 8760).
 //!
-//! [`Authenticator`] is owned by the shell and handed to the core in the
+//! [`Authenticator`] is shared by the endpoint's instances (through the
+//! `security` module's state) and handed to each decision in the
 //! [`crate::RequestContext`]. It holds the nonce key, the configuration,
 //! the account directory (an in-memory [`UserDirectory`]) and the
 //! nonce-count table; every call takes `now_ms`, nothing here reads a
@@ -17,9 +18,10 @@ mod replay;
 pub use grants::{aor_user_host, strip_port, Grant};
 pub use replay::NonceCounts;
 
-use crate::core::Reply;
 use crate::digest::{Algorithm, Challenge, Credentials, NonceKey, NonceStatus, Qop};
-use location::{User, UserDirectory};
+use crate::reply::Reply;
+use crate::rng::Rng;
+use location_model::{User, UserDirectory};
 use sip_message::{HeaderName, Message};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -177,8 +179,11 @@ impl Authenticator {
         let key = NonceKey::new(secret);
         let dummy_ha1 = [Algorithm::Md5, Algorithm::Sha256, Algorithm::Sha512_256]
             .map(|a| key.derive(a.name().as_bytes(), a.hex_len() / 2));
+        // The table's hash keys derive from the secret: unknown outside,
+        // the same for the same secret (tests are deterministic).
+        let seed = u64::from_str_radix(&key.derive(b"nonce-count table", 8), 16).unwrap_or(1);
         Authenticator {
-            counts: NonceCounts::new(cfg.nonce_table_capacity),
+            counts: NonceCounts::new(cfg.nonce_table_capacity, &mut Rng::new(seed)),
             cfg,
             key,
             users,
@@ -207,14 +212,22 @@ impl Authenticator {
     }
 
     /// A 401 with one challenge per enabled algorithm, strongest first,
-    /// sharing one fresh nonce.
-    pub fn challenge(&self, realm: &str, stale: bool, now_ms: u64) -> Reply {
-        self.challenge_as(Role::Server, realm, stale, now_ms)
+    /// sharing one fresh nonce made with `salt` (a random value of the
+    /// caller's: the core draws from its own seeded generator).
+    pub fn challenge(&self, realm: &str, stale: bool, now_ms: u64, salt: u64) -> Reply {
+        self.challenge_as(Role::Server, realm, stale, now_ms, salt)
     }
 
     /// [`Authenticator::challenge`] for `role` (a 407 for the proxy).
-    pub fn challenge_as(&self, role: Role, realm: &str, stale: bool, now_ms: u64) -> Reply {
-        let nonce = self.key.issue(now_ms, rand::random());
+    pub fn challenge_as(
+        &self,
+        role: Role,
+        realm: &str,
+        stale: bool,
+        now_ms: u64,
+        salt: u64,
+    ) -> Reply {
+        let nonce = self.key.issue(now_ms, salt);
         let (code, reason, header) = role.reply();
         let mut reply = Reply::new(code, reason);
         for &algorithm in &self.cfg.algorithms {
@@ -232,29 +245,17 @@ impl Authenticator {
         reply
     }
 
-    fn refuse(
-        &self,
-        role: Role,
-        realm: &str,
-        stale: bool,
-        outcome: AuthOutcome,
-        now_ms: u64,
-    ) -> Refusal {
-        Refusal {
-            reply: self.challenge_as(role, realm, stale, now_ms),
-            outcome,
-        }
-    }
-
     /// Authenticates `req`, a request about `domain`: the account whose
-    /// credentials it carries, or the 401 to send.
+    /// credentials it carries, or the 401 to send (its nonce salted with
+    /// `salt`, a random value of the caller's).
     pub fn authenticate(
         &self,
         req: &Message,
         domain: &str,
         now_ms: u64,
+        salt: u64,
     ) -> Result<Arc<User>, Refusal> {
-        self.authenticate_as(Role::Server, req, domain, now_ms)
+        self.authenticate_as(Role::Server, req, domain, now_ms, salt)
     }
 
     /// [`Authenticator::authenticate`] for `role`: the proxy reads
@@ -265,7 +266,12 @@ impl Authenticator {
         req: &Message,
         domain: &str,
         now_ms: u64,
+        salt: u64,
     ) -> Result<Arc<User>, Refusal> {
+        let refuse = |realm: &str, stale: bool, outcome: AuthOutcome| Refusal {
+            reply: self.challenge_as(role, realm, stale, now_ms, salt),
+            outcome,
+        };
         let realm = self.realm_for(domain);
         // One credentials line per realm at most is expected; prefer ours.
         let mut first_digest = None;
@@ -284,18 +290,18 @@ impl Authenticator {
             }
         }
         let creds = match ours.or(first_digest) {
-            None => return Err(self.refuse(role, realm, false, AuthOutcome::Challenged, now_ms)),
+            None => return Err(refuse(realm, false, AuthOutcome::Challenged)),
             Some(Err(_)) => {
                 let outcome = AuthOutcome::Failed { username: None };
-                return Err(self.refuse(role, realm, false, outcome, now_ms));
+                return Err(refuse(realm, false, outcome));
             }
             Some(Ok(c)) => c,
         };
-        let failed = |this: &Self| {
+        let failed = || {
             let outcome = AuthOutcome::Failed {
                 username: Some(creds.username.to_string()),
             };
-            Err(this.refuse(role, realm, false, outcome, now_ms))
+            Err(refuse(realm, false, outcome))
         };
         let alg = creds.algorithm;
         let user = (creds.realm == realm)
@@ -310,17 +316,15 @@ impl Authenticator {
         let response_ok = creds.verify(ha1, req.method_str(), req.body());
         let enabled = self.cfg.algorithms.contains(&alg);
         if !(response_ok && known.is_some() && enabled) {
-            return failed(self);
+            return failed();
         }
         let expires_ms = match self
             .key
             .check(&creds.nonce, now_ms, self.cfg.nonce_lifetime_ms)
         {
             NonceStatus::Fresh { expires_ms } => expires_ms,
-            NonceStatus::Stale => {
-                return Err(self.refuse(role, realm, true, AuthOutcome::Stale, now_ms))
-            }
-            NonceStatus::Invalid => return failed(self),
+            NonceStatus::Stale => return Err(refuse(realm, true, AuthOutcome::Stale)),
+            NonceStatus::Invalid => return failed(),
         };
         // Without qop (RFC 2069) a nonce is good for one request.
         let nc = match creds.qop {
@@ -331,9 +335,9 @@ impl Authenticator {
             let outcome = AuthOutcome::Replayed {
                 username: creds.username.to_string(),
             };
-            return Err(self.refuse(role, realm, false, outcome, now_ms));
+            return Err(refuse(realm, false, outcome));
         }
-        user.ok_or_else(|| self.refuse(role, realm, false, AuthOutcome::Challenged, now_ms))
+        user.ok_or_else(|| refuse(realm, false, AuthOutcome::Challenged))
     }
 
     /// RFC 3261 §10.3 step 4: may `user` register `aor`? Its own AOR

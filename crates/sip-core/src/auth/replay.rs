@@ -2,6 +2,7 @@
 //! accepted per nonce, remembered until the nonce expires, in bounded
 //! memory. Time is an input.
 
+use crate::rng::Rng;
 use crate::transaction::KeyHasher;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,7 +21,7 @@ struct Seen {
 /// also (nearly) the order in which they expire: forgetting expired
 /// nonces and making room both take from the front, in constant time per
 /// nonce rather than a scan of the shard.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Shard {
     seen: HashMap<Arc<str>, Seen, KeyHasher>,
     order: VecDeque<Arc<str>>,
@@ -65,12 +66,20 @@ pub struct NonceCounts {
 }
 
 impl NonceCounts {
-    /// A table remembering about `capacity` nonces at once.
-    pub fn new(capacity: usize) -> NonceCounts {
+    /// A table remembering about `capacity` nonces at once, its hashes
+    /// keyed from `rng` (nonces come from the network).
+    pub fn new(capacity: usize, rng: &mut Rng) -> NonceCounts {
         NonceCounts {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        seen: HashMap::with_hasher(rng.hasher()),
+                        order: VecDeque::new(),
+                    })
+                })
+                .collect(),
             per_shard: capacity.div_ceil(SHARDS).max(1),
-            hasher: KeyHasher::default(),
+            hasher: rng.hasher(),
         }
     }
 
@@ -148,7 +157,7 @@ mod tests {
 
     #[test]
     fn counts_must_grow_per_nonce() {
-        let t = NonceCounts::new(100);
+        let t = NonceCounts::new(100, &mut Rng::new(1));
         assert!(t.advance("a", 1, 1000, 0));
         assert!(!t.advance("a", 1, 1000, 1));
         assert!(t.advance("a", 2, 1000, 2));
@@ -162,7 +171,7 @@ mod tests {
 
     #[test]
     fn bounded() {
-        let t = NonceCounts::new(SHARDS);
+        let t = NonceCounts::new(SHARDS, &mut Rng::new(1));
         for i in 0..10 * SHARDS {
             assert!(t.advance(&format!("n{i}"), 1, 1000 + i as u64, 0));
         }
@@ -171,7 +180,7 @@ mod tests {
 
     #[test]
     fn when_full_the_oldest_goes_and_the_newest_stays() {
-        let t = NonceCounts::new(4 * SHARDS);
+        let t = NonceCounts::new(4 * SHARDS, &mut Rng::new(1));
         for i in 0..10_000u64 {
             assert!(t.advance(&format!("n{i}"), 1, 1_000_000 + i, 0));
         }

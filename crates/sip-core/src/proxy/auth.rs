@@ -3,7 +3,9 @@
 //! §22.3) by [`CallerAuth`], or no check at all ([`AllowAll`]).
 
 use crate::auth::{Refusal, Role};
-use crate::core::{CoreConfig, Reply, RequestContext};
+use crate::config::CoreConfig;
+use crate::context::RequestContext;
+use crate::reply::Reply;
 use sip_message::{HeaderName, Message, NameAddr, Uri};
 use std::sync::Arc;
 
@@ -90,7 +92,7 @@ impl ProxyAuth for CallerAuth {
                 AuthDecision::Reject(Reply::new(403, "Relaying Forbidden"))
             };
         };
-        match auth.authenticate_as(Role::Proxy, req, &host, now_ms) {
+        match auth.authenticate_as(Role::Proxy, req, &host, now_ms, ctx.nonce_salt) {
             Err(refusal) => AuthDecision::Refuse(refusal),
             Ok(user) => {
                 let identity = from.canonical_aor().unwrap_or_default();

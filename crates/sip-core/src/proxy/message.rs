@@ -3,8 +3,8 @@
 //! the proxy's own Via removed (§16.7 step 3). Branches carry the shard of
 //! the proxy that owns them and a loop-detection hash (§16.6 step 8).
 
-use crate::core::Transport;
-use crate::proxy::target::{Destination, HopAddr};
+use crate::digest::AuthParams;
+use crate::transport::{Destination, HopAddr, Transport};
 use sip_message::headers::{split_list, CSeq, Via};
 use sip_message::{HeaderName, Message, MessageWriter, NameAddr};
 use std::net::{IpAddr, SocketAddr};
@@ -148,6 +148,10 @@ pub(crate) struct Forward<'a> {
     pub pop_routes: usize,
     /// The Max-Forwards value to write.
     pub max_forwards: u32,
+    /// Whether a `Proxy-Authorization` value for this realm is forwarded
+    /// (false for a realm of ours: a callee must never see a caller's
+    /// digest response, RFC 3261 §22.3).
+    pub keep_credentials: &'a dyn Fn(&str) -> bool,
 }
 
 /// Writes the forwarded copy of `req`.
@@ -176,26 +180,32 @@ pub(crate) fn forward_request(req: &Message, f: &Forward<'_>) -> Vec<u8> {
     for v in req.header_values(HeaderName::Route).skip(f.pop_routes) {
         w.header("Route", v);
     }
-    copy_other_headers(&mut w, req, &[]);
-    w.finish(None, req.body())
-}
-
-/// Copies every header not rewritten by the caller, as written.
-fn copy_other_headers(w: &mut MessageWriter, msg: &Message, skip_more: &[HeaderName]) {
-    for (name, mapped, value) in msg.header_lines() {
-        if matches!(
+    for (name, mapped, value) in req.header_lines() {
+        let rewritten = matches!(
             mapped,
             HeaderName::Via
                 | HeaderName::Route
                 | HeaderName::RecordRoute
                 | HeaderName::MaxForwards
                 | HeaderName::ContentLength
-        ) || skip_more.contains(&mapped)
-        {
-            continue;
+        );
+        let ours = mapped == HeaderName::ProxyAuthorization
+            && credentials_realm(value).is_some_and(|realm| !(f.keep_credentials)(&realm));
+        if !rewritten && !ours {
+            w.header(name, value);
         }
-        w.header(name, value);
     }
+    w.finish(None, req.body())
+}
+
+/// The realm of the Digest credentials in a `Proxy-Authorization` value.
+fn credentials_realm(value: &str) -> Option<String> {
+    AuthParams::parse_all(value)
+        .ok()?
+        .into_iter()
+        .find(AuthParams::is_digest)?
+        .get("realm")
+        .map(str::to_string)
 }
 
 /// The CANCEL for a forwarded INVITE (§9.1): same Request-URI, top Via,
@@ -293,6 +303,7 @@ pub(crate) fn via_destination(via_value: &str) -> Option<Destination> {
     Some(Destination {
         transport,
         addr,
+        conn: None,
         local: None,
         fallback: None,
     })

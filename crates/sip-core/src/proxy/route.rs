@@ -3,10 +3,12 @@
 //! dialog we record-routed, or for a domain we do not serve (relay or
 //! refuse)?
 
-use super::config::Mode;
 use super::message::{decode_flow, hash_of_branch, loop_hash};
-use super::target::{route_uri, uri_destination, Destination};
-use crate::core::{CoreConfig, Reply, RequestContext, Transport};
+use super::target::{route_uri, uri_destination};
+use crate::config::{CoreConfig, Mode};
+use crate::context::RequestContext;
+use crate::reply::Reply;
+use crate::transport::{Destination, HopAddr, Transport};
 use sip_message::headers::Via;
 use sip_message::{HeaderName, Host, Message, NameAddr, SipUri, Uri};
 use std::net::SocketAddr;
@@ -196,7 +198,8 @@ pub(crate) fn decide(cfg: &CoreConfig, req: &Message, ctx: &RequestContext<'_>) 
         if let Some((transport, addr)) = flow {
             dest = Destination {
                 transport,
-                addr: super::target::HopAddr::Socket(addr),
+                addr: HopAddr::Socket(addr),
+                conn: None,
                 local: cfg
                     .proxy
                     .listener_for(transport, Some(addr), None)

@@ -1,36 +1,11 @@
 //! Where a forwarded request goes: the target set built from the AOR's
 //! bindings, the forking groups, and the next hop of each branch.
 
-use super::config::{Forking, ProxyConfig};
-use crate::core::Transport;
-use location::Binding;
+use crate::config::{Forking, ProxyConfig};
+use crate::transport::{Destination, HopAddr, Transport};
+use location_model::Binding;
 use sip_message::{Host, NameAddr, SipUri, Uri};
 use std::net::{IpAddr, SocketAddr};
-
-/// The address of a next hop.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HopAddr {
-    /// A socket address, ready to use.
-    Socket(SocketAddr),
-    /// A host name and port the shell resolves (A/AAAA, RFC 3263 §4.2
-    /// without NAPTR/SRV).
-    Name(String, u16),
-}
-
-/// Where the shell sends one message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Destination {
-    /// Transport to use.
-    pub transport: Transport,
-    /// The address: for TCP an open connection to it is reused.
-    pub addr: HopAddr,
-    /// The local socket to send from (UDP) or that the connection was
-    /// accepted on, when known.
-    pub local: Option<SocketAddr>,
-    /// For TCP, where to connect when no connection to `addr` is open (the
-    /// registered contact URI, when `addr` is the address a REGISTER came from).
-    pub fallback: Option<HopAddr>,
-}
 
 /// One branch to start: the Request-URI, the Route values to put first
 /// (a binding's Path), the next hop, and whether the hop is a flow the UA
@@ -82,6 +57,7 @@ pub(crate) fn uri_destination(cfg: &ProxyConfig, uri_text: &str) -> Option<Desti
         transport,
         local: cfg.listener_for(transport, dest_sock, None).map(|l| l.addr),
         addr,
+        conn: None,
         fallback: None,
     })
 }
@@ -126,6 +102,7 @@ pub(crate) fn binding_target(cfg: &ProxyConfig, b: &Binding) -> Option<BranchTar
                 dest: Destination {
                     transport,
                     addr: HopAddr::Socket(addr),
+                    conn: None,
                     local,
                     fallback: contact_dest
                         .filter(|d| d.transport == transport)

@@ -1,39 +1,29 @@
-//! A test harness that drives the sans-IO core exactly as the server shell
-//! does: handle_request, then (for a REGISTER) `MemoryStore::update` with
-//! `PendingRegister::apply`, `register_outcome` and `write_response`. The
-//! response bytes are parsed back so tests assert on what a UA would see.
+//! A test harness that drives the sans-IO endpoint exactly as the server
+//! shell does: a datagram in, then every store operation it asks for run on
+//! a `MemoryStore` (sending a write's response as the shell does), until it
+//! asks for nothing more. The response bytes are parsed back so tests
+//! assert on what a UA would see.
 
 #![allow(dead_code)]
 
 use bytes::Bytes;
-use location::{LocationStore, MemoryStore};
-use sip_core::{Action, Core, CoreConfig, RegistrarConfig, RequestContext, Transport};
+use location::{Binding, LocationStore, MemoryStore, StoreExt};
+use sip_core::abuse::AbuseConfig;
+use sip_core::auth::{AuthOutcome, Authenticator};
+use sip_core::security::{AuthMode, Security};
+use sip_core::{
+    CoreConfig, Endpoint, EndpointConfig, Event, Received, RegistrarConfig, StoreOp, StoreOpKind,
+    StoreResult, Transmit, Transport,
+};
 use sip_message::headers::{parse_contacts, ContactList};
 use sip_message::{HeaderName, Limits, Message, NameAddr};
-use std::future::Future;
+use std::cell::RefCell;
 use std::net::SocketAddr;
-use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::sync::{Arc, Mutex};
 
 /// 2023-11-14T22:13:20Z.
 pub const T0: u64 = 1_700_000_000_000;
-
-/// Polls a future that must already be ready (MemoryStore's are).
-pub fn block_on_ready<F: Future>(fut: F) -> F::Output {
-    fn clone(_: *const ()) -> RawWaker {
-        RawWaker::new(std::ptr::null(), &VTABLE)
-    }
-    fn noop(_: *const ()) {}
-    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
-    // SAFETY: every vtable function ignores the (null) data pointer.
-    let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
-    let mut cx = Context::from_waker(&waker);
-    match pin!(fut).poll(&mut cx) {
-        Poll::Ready(v) => v,
-        Poll::Pending => panic!("MemoryStore future was not ready at once"),
-    }
-}
 
 /// The configuration most tests use.
 pub fn std_config() -> RegistrarConfig {
@@ -56,16 +46,110 @@ pub fn server_addr() -> SocketAddr {
     "198.51.100.1:5060".parse().unwrap()
 }
 
-/// The core, a memory store, and the addresses of one socket.
+/// Runs one store operation on `store` as the shell does: the result, and
+/// (for a write) the response the shell sends itself.
+pub fn run_store_op(
+    store: &MemoryStore,
+    op: StoreOp,
+    now_ms: u64,
+) -> (StoreResult, Option<Transmit>) {
+    let slot: Arc<Mutex<Option<StoreResult>>> = Arc::default();
+    let put = |slot: &Arc<Mutex<Option<StoreResult>>>| {
+        let slot = Arc::clone(slot);
+        move |r: StoreResult| *slot.lock().unwrap() = Some(r)
+    };
+    let mut sent = None;
+    match op.kind {
+        StoreOpKind::Fetch { aor } => {
+            let put = put(&slot);
+            store.fetch(
+                &aor,
+                now_ms,
+                Box::new(move |r| put(r.map_or_else(StoreResult::Failed, StoreResult::Fetched))),
+            );
+        }
+        StoreOpKind::Lookup { aors } => {
+            let put = put(&slot);
+            store.lookup(
+                &aors,
+                now_ms,
+                Box::new(move |r| put(r.map_or_else(StoreResult::Failed, StoreResult::Bindings))),
+            );
+        }
+        StoreOpKind::Write(w) => {
+            let w = *w;
+            let put = put(&slot);
+            store.write(
+                &w.aor,
+                &w.expected,
+                w.bindings,
+                now_ms,
+                Box::new(move |r| put(r.map_or_else(StoreResult::Failed, StoreResult::Written))),
+            );
+            sent = match slot.lock().unwrap().as_ref() {
+                Some(StoreResult::Written(location::Written::Stored)) => w.on_success,
+                Some(StoreResult::Failed(_)) => w.on_failure,
+                _ => None,
+            };
+        }
+    }
+    let result = slot
+        .lock()
+        .unwrap()
+        .take()
+        .expect("the memory store answers at once");
+    (result, sent)
+}
+
+/// Feeds everything the endpoint asks of the store back to it and
+/// collects what it sends (and the events) until it is idle.
+pub fn drive(
+    ep: &mut Endpoint,
+    store: &MemoryStore,
+    now_ms: u64,
+    events: &mut Vec<Event>,
+) -> Vec<Transmit> {
+    let mut sent = Vec::new();
+    loop {
+        while let Some(t) = ep.poll_transmit() {
+            sent.push(t);
+        }
+        let Some(op) = ep.poll_store_op() else { break };
+        let id = op.id;
+        let (result, shell_sent) = run_store_op(store, op, now_ms);
+        sent.extend(shell_sent);
+        ep.handle_store_result(now_ms, id, result);
+    }
+    while let Some(e) = ep.poll_event() {
+        events.push(e);
+    }
+    sent
+}
+
+/// A datagram from `source` to `local`.
+pub fn datagram(raw: &str, source: SocketAddr, local: SocketAddr) -> Received {
+    Received {
+        transport: Transport::Udp,
+        source,
+        local,
+        conn: None,
+        multicast: false,
+        bytes: Bytes::from(raw.to_string()),
+    }
+}
+
+/// The endpoint, a memory store, and the addresses of one socket.
 pub struct Registrar {
-    pub core: Core,
+    /// Registrar policy.
+    pub cfg: RegistrarConfig,
     pub store: MemoryStore,
     pub local: SocketAddr,
     pub local_hosts: Vec<String>,
-    /// Digest authentication, when set.
-    pub auth: Option<sip_core::auth::Authenticator>,
+    /// Digest authentication, when set (before the first request).
+    auth: RefCell<Option<Authenticator>>,
     /// The outcome of the last refused request.
-    pub last_refusal: std::cell::RefCell<Option<sip_core::auth::AuthOutcome>>,
+    pub last_refusal: RefCell<Option<AuthOutcome>>,
+    endpoint: RefCell<Option<Endpoint>>,
 }
 
 impl Registrar {
@@ -75,19 +159,53 @@ impl Registrar {
 
     pub fn with_local(cfg: RegistrarConfig, local: SocketAddr) -> Registrar {
         Registrar {
-            core: Core::new(CoreConfig {
-                registrar: cfg,
-                ..CoreConfig::default()
-            }),
+            cfg,
             store: MemoryStore::new(),
             local,
             local_hosts: Vec::new(),
-            auth: None,
+            auth: RefCell::new(None),
             last_refusal: Default::default(),
+            endpoint: RefCell::new(None),
         }
     }
 
-    /// Sends `raw` from the default UA address; `None` when the core ignores it.
+    /// Requires digest authentication with `auth` (before the first request).
+    pub fn set_auth(&mut self, auth: Authenticator) {
+        *self.auth.get_mut() = Some(auth);
+    }
+
+    /// Runs `f` on the endpoint, built at first use from the fields above.
+    pub fn with_endpoint<R>(&self, f: impl FnOnce(&mut Endpoint) -> R) -> R {
+        let mut slot = self.endpoint.borrow_mut();
+        let ep = slot.get_or_insert_with(|| {
+            let auth = self
+                .auth
+                .borrow_mut()
+                .take()
+                .map(|a| (AuthMode::Required, a));
+            Endpoint::new(EndpointConfig {
+                core: Arc::new(CoreConfig {
+                    registrar: self.cfg.clone(),
+                    local_hosts: self.local_hosts.clone(),
+                    ..CoreConfig::default()
+                }),
+                limits: Limits::default(),
+                security: Arc::new(Security::new(auth, unlimited(), false, 7)),
+                proxy_auth: None,
+                shard: 0,
+                shards: 1,
+                seed: 7,
+            })
+        });
+        f(ep)
+    }
+
+    /// The bindings stored for `aor`, live at `now_ms`.
+    pub fn stored(&self, aor: &str, now_ms: u64) -> Vec<Binding> {
+        self.store.bindings(aor, now_ms).unwrap()
+    }
+
+    /// Sends `raw` from the default UA address; `None` when nothing answers it.
     pub fn send(&self, raw: &str, now_ms: u64) -> Option<Resp> {
         self.send_from(raw, ua_addr(), now_ms)
     }
@@ -96,39 +214,61 @@ impl Registrar {
     pub fn send_from(&self, raw: &str, source: SocketAddr, now_ms: u64) -> Option<Resp> {
         let req = Message::parse(Bytes::from(raw.to_string()), &Limits::default())
             .unwrap_or_else(|e| panic!("test request does not parse ({e}):\n{raw}"));
-        let ctx = RequestContext {
-            source,
-            local: self.local,
-            transport: Transport::Udp,
-            local_hosts: &self.local_hosts,
-            multicast: false,
-            auth: self.auth.as_ref(),
-        };
-        let reply = match self.core.handle_request(&req, &ctx, now_ms) {
-            Action::Ignore => return None,
-            Action::Respond(reply) => reply,
-            Action::Refuse(refusal) => {
-                *self.last_refusal.borrow_mut() = Some(refusal.outcome.clone());
-                refusal.reply
-            }
-            Action::Register(pending) => {
-                let p = (*pending).clone();
-                let fut = self.store.update(&pending.aor, now_ms, move |bindings| {
-                    p.apply(bindings, now_ms).map(|()| bindings.clone())
-                });
-                let outcome = block_on_ready(fut).expect("memory store never fails");
-                self.core.register_outcome(&pending, outcome, now_ms)
-            }
-        };
-        let bytes = self.core.write_response(&req, source, &reply);
-        let resp = Resp::parse(bytes);
+        let sent = self.deliver(datagram(raw, source, self.local), now_ms);
+        let first = sent.into_iter().next()?;
+        let resp = Resp::parse(first.bytes.to_vec());
         resp.check_mirrors(&req);
         Some(resp)
+    }
+
+    /// Delivers one message and returns everything sent in answer.
+    pub fn deliver(&self, received: Received, now_ms: u64) -> Vec<Transmit> {
+        let mut events = Vec::new();
+        let sent = self.with_endpoint(|ep| {
+            ep.handle_message(now_ms, received);
+            drive(ep, &self.store, now_ms, &mut events)
+        });
+        self.note(events);
+        sent
+    }
+
+    /// Runs the endpoint's timers due at `now_ms`; returns what they sent.
+    pub fn timers(&self, now_ms: u64) -> Vec<Transmit> {
+        let mut events = Vec::new();
+        let sent = self.with_endpoint(|ep| {
+            ep.handle_timeout(now_ms);
+            drive(ep, &self.store, now_ms, &mut events)
+        });
+        self.note(events);
+        sent
+    }
+
+    /// When the endpoint next has a timer to run.
+    pub fn next_timer(&self) -> Option<u64> {
+        self.with_endpoint(|ep| ep.poll_timeout())
+    }
+
+    fn note(&self, events: Vec<Event>) {
+        for e in events {
+            if let Event::Refused { outcome, .. } = e {
+                *self.last_refusal.borrow_mut() = Some(outcome);
+            }
+        }
     }
 
     /// Sends and expects an answer.
     pub fn answer(&self, raw: &str, now_ms: u64) -> Resp {
         self.send(raw, now_ms).expect("the registrar must answer")
+    }
+}
+
+/// Abuse limits that never get in a test's way.
+pub fn unlimited() -> AbuseConfig {
+    AbuseConfig {
+        source_failure_limit: 0,
+        user_failure_limit: 0,
+        rate_limit: 0,
+        ..AbuseConfig::default()
     }
 }
 
@@ -147,7 +287,7 @@ pub struct Listed {
 }
 
 impl Resp {
-    fn parse(raw: Vec<u8>) -> Resp {
+    pub fn parse(raw: Vec<u8>) -> Resp {
         let msg =
             Message::parse(Bytes::from(raw.clone()), &Limits::default()).unwrap_or_else(|e| {
                 panic!(
@@ -256,12 +396,19 @@ impl Resp {
 
 static BRANCH: AtomicU64 = AtomicU64::new(1);
 
+/// The builder's Via, with branch number `n`.
+fn default_via(n: u64) -> String {
+    format!("SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-t{n}")
+}
+
 /// Builds a request the way a UA would write it.
 #[derive(Clone)]
 pub struct Req {
     method: String,
     ruri: String,
     via: String,
+    /// True once a test set the Via itself (its branch is then kept).
+    via_set: bool,
     from: String,
     to: String,
     call_id: Option<String>,
@@ -281,7 +428,8 @@ impl Req {
         Req {
             method: method.to_string(),
             ruri: ruri.to_string(),
-            via: format!("SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-t{n}"),
+            via: default_via(n),
+            via_set: false,
             from: "\"Alice\" <sip:alice@example.com>;tag=from-1".to_string(),
             to: "<sip:alice@example.com>".to_string(),
             call_id: Some("reg-1@192.0.2.10".to_string()),
@@ -298,6 +446,16 @@ impl Req {
 
     pub fn via(mut self, via: &str) -> Req {
         self.via = via.to_string();
+        self.via_set = true;
+        self
+    }
+
+    /// A new request of a UA gets a new branch (a retransmission keeps
+    /// it): a fresh branch unless the test chose the Via.
+    fn new_transaction(mut self) -> Req {
+        if !self.via_set {
+            self.via = default_via(BRANCH.fetch_add(1, Ordering::Relaxed));
+        }
         self
     }
 
@@ -316,16 +474,17 @@ impl Req {
         self
     }
 
-    /// CSeq number with the request's own method.
+    /// CSeq number with the request's own method (a new request: a new
+    /// branch).
     pub fn cseq(mut self, n: u32) -> Req {
         self.cseq = format!("{n} {}", self.method);
-        self
+        self.new_transaction()
     }
 
-    /// The whole CSeq value as written.
+    /// The whole CSeq value as written (a new request: a new branch).
     pub fn cseq_raw(mut self, v: &str) -> Req {
         self.cseq = v.to_string();
-        self
+        self.new_transaction()
     }
 
     /// Adds one Contact header line.

@@ -1,23 +1,27 @@
-//! The error type shared by every backend.
+//! The error type of every store backend.
 
 use std::fmt;
 use std::path::PathBuf;
 
-/// Errors of a location backend: I/O, SQLite, a closed store.
+/// Errors of a location or account backend.
 ///
-/// `Display` gives a short reason fit for logs and operator messages; the
-/// underlying error, when there is one, is reachable through
-/// [`std::error::Error::source`].
+/// No variant holds a backend's own error type, so the seam is the same
+/// for every backend: a backend turns its errors into text here (never
+/// with a password in it). `Display` gives a short reason fit for logs and
+/// operator messages.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// A file-system operation failed (creating the data directory, starting
-    /// the writer thread).
+    /// A file-system operation failed (creating the data directory,
+    /// starting the writer thread).
     Io(std::io::Error),
-    /// SQLite reported an error.
-    Database(rusqlite::Error),
-    /// The transaction carrying this change failed to commit; the change was
-    /// not applied (the cause is logged by the writer).
+    /// The backend reported an error; the text says what.
+    Backend(String),
+    /// The backend refused the change because it breaks a uniqueness rule
+    /// (an account name already used in a realm, say); the text says which.
+    Constraint(String),
+    /// The transaction carrying this change failed to commit; the change
+    /// was not applied (the cause is logged by the backend).
     CommitFailed,
     /// The store was closed; no further changes are accepted.
     Closed,
@@ -28,7 +32,7 @@ pub enum StoreError {
     Missing(PathBuf),
     /// The database was written by a newer version of locus.
     UnsupportedSchema {
-        /// The `user_version` found in the file.
+        /// The schema version found.
         found: i64,
         /// The newest version this build understands.
         supported: i64,
@@ -39,7 +43,8 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::Io(e) => write!(f, "i/o error: {e}"),
-            StoreError::Database(e) => write!(f, "database error: {e}"),
+            StoreError::Backend(e) => write!(f, "database error: {e}"),
+            StoreError::Constraint(e) => write!(f, "database constraint: {e}"),
             StoreError::CommitFailed => f.write_str("location database commit failed"),
             StoreError::Closed => f.write_str("location store is closed"),
             StoreError::WriterGone => f.write_str("location database writer stopped"),
@@ -58,15 +63,8 @@ impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             StoreError::Io(e) => Some(e),
-            StoreError::Database(e) => Some(e),
             _ => None,
         }
-    }
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Database(e)
     }
 }
 

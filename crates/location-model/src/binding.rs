@@ -2,8 +2,8 @@
 
 /// One binding of an AOR to a contact (RFC 3261 §10.3).
 ///
-/// This is the unit the location service stores, returns from lookups and
-/// hands to the registrar's `update` closures. It carries everything needed
+/// This is the unit the location service stores and returns from lookups,
+/// and on which the registrar decides. It carries everything needed
 /// to route to the contact later (received address, transport, local socket,
 /// Path) and to apply the registrar's refresh rules (Call-ID, CSeq, instance,
 /// reg-id).

@@ -1,9 +1,73 @@
-//! How the router behaves: proxy or redirect per domain, forking policy,
-//! timers, Record-Route, relaying, and the sockets it may send from.
+//! Settings of the protocol core: registrar policy, router policy (proxy
+//! or redirect per domain, forking, timers, Record-Route, relaying, the
+//! sockets it may send from), and what a REGISTER on the multicast group
+//! gets. Plain data, imported by the modules that decide.
 
-use crate::core::Transport;
+use crate::transport::Transport;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+
+/// What a REGISTER received on the multicast group gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MulticastRegister {
+    /// 302 pointing at this server's unicast address (RFC 3261 §10.3).
+    #[default]
+    Redirect,
+    /// Processed like any REGISTER.
+    Process,
+}
+
+/// Settings of the core.
+#[derive(Debug, Clone, Default)]
+pub struct CoreConfig {
+    /// Registrar policy.
+    pub registrar: RegistrarConfig,
+    /// Router (proxy and redirect server) policy.
+    pub proxy: ProxyConfig,
+    /// REGISTERs arriving on the multicast group.
+    pub multicast_register: MulticastRegister,
+    /// Send responses to requests received on the multicast group to the
+    /// group itself (RFC 2543 §1.4.3) rather than back to the sender.
+    pub multicast_reply_to_group: bool,
+    /// Host names and addresses that mean "this server" in a Request-URI
+    /// (lower case), besides the served domains: the listeners' addresses,
+    /// `localhost` on a loopback listener, and any configured names.
+    pub local_hosts: Vec<String>,
+}
+
+/// Registrar policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrarConfig {
+    /// Domains served (lower case); empty means every domain.
+    pub domains: Vec<String>,
+    /// Expiry used when the request gives none (or an invalid one), seconds.
+    pub default_expires: u32,
+    /// Shortest non-zero expiry accepted; shorter ones get 423.
+    pub min_expires: u32,
+    /// Longest expiry granted; longer ones are clamped to it.
+    pub max_expires: u32,
+    /// Most bindings one AOR may hold.
+    pub max_contacts: usize,
+}
+
+impl Default for RegistrarConfig {
+    fn default() -> Self {
+        RegistrarConfig {
+            domains: Vec::new(),
+            default_expires: 3600,
+            min_expires: 60,
+            max_expires: 86_400,
+            max_contacts: 10,
+        }
+    }
+}
+
+impl RegistrarConfig {
+    /// True when `host` (lower case) is a domain this registrar serves.
+    pub fn serves(&self, host: &str) -> bool {
+        self.domains.is_empty() || self.domains.iter().any(|d| d == host)
+    }
+}
 
 /// What the server does with a request for a registered AOR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
