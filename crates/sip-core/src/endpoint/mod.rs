@@ -228,8 +228,9 @@ impl Endpoint {
         self.proxy.handle_ack(msg, ctx, &mut self.out);
     }
 
-    /// A message that did not parse: answered with 400 or 505 naming the
-    /// defect when an answer can be routed (never for a response or an ACK).
+    /// A message that did not parse: answered with 400 naming the defect
+    /// (505 for another SIP version, 513 for one over the size limits) when
+    /// an answer can be routed (never for a response or an ACK).
     fn malformed(&mut self, received: &Received, e: sip_message::ParseError) {
         self.out.event(Event::Malformed {
             source: received.source,
