@@ -242,3 +242,14 @@ pub fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
+
+/// Microseconds on the process's monotonic clock (from its first reading):
+/// the arrival stamp of a received message ([`sip_core::Received::stamp`]),
+/// against which the time to its answer is measured.
+pub(crate) fn stamp_us() -> u64 {
+    static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    ORIGIN
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_micros() as u64
+}

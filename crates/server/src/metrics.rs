@@ -91,6 +91,8 @@ impl Metrics {
             Event::NoVia { source } => {
                 tracing::info!(peer = %source, "request without a valid Via dropped");
             }
+            // Counted and timed once the metrics registry exists.
+            Event::Answered { .. } | Event::Routed { .. } => {}
             Event::StrayResponse => tracing::debug!("response not for one of our branches dropped"),
             Event::StoreFailed { aor, error } => {
                 tracing::error!(aor = %aor, error = %error, "location store operation failed");

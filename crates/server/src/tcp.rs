@@ -175,6 +175,7 @@ async fn connection(
         local,
         conn: Some(id),
         multicast: false,
+        stamp: crate::stamp_us(),
         bytes,
     };
     let mut framer = StreamFramer::new(streams.limits);

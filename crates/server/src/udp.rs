@@ -104,6 +104,7 @@ fn receive_loop(
                 local,
                 conn: None,
                 multicast,
+                stamp: crate::stamp_us(),
                 bytes: Bytes::copy_from_slice(&buf[..n]),
             }),
             // The read timeout: time to look at the shutdown signal.

@@ -117,6 +117,7 @@ fn registrar_decision(c: &mut Criterion) {
         multicast: false,
         auth: None,
         nonce_salt: 0,
+        stamp: 0,
     };
     let existing = existing();
     c.bench_function("registrar_decision", |b| {
@@ -181,6 +182,7 @@ fn endpoint_register(c: &mut Criterion) {
                     local: local(),
                     conn: None,
                     multicast: false,
+                    stamp: n,
                     bytes: Bytes::from(text),
                 },
             );

@@ -29,6 +29,8 @@ pub struct RequestContext<'a> {
     /// A random value drawn for this request: the salt of any nonce its
     /// answer carries (the core has no entropy source of its own).
     pub nonce_salt: u64,
+    /// The shell's arrival stamp of the request ([`crate::Received::stamp`]).
+    pub stamp: u64,
 }
 
 impl RequestContext<'_> {

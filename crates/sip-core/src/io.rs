@@ -22,6 +22,11 @@ pub struct Received {
     pub conn: Option<ConnId>,
     /// True when it was sent to the SIP multicast group.
     pub multicast: bool,
+    /// The shell's own monotonic reading when it read the message, in
+    /// microseconds from any origin: echoed in [`Event::Answered`] and
+    /// [`Event::Routed`], so the shell can time requests to their answers
+    /// without the core reading a clock.
+    pub stamp: u64,
     /// The bytes.
     pub bytes: Bytes,
 }
@@ -142,6 +147,26 @@ pub enum Event {
     },
     /// A response for no branch of this endpoint was dropped.
     StrayResponse,
+    /// A request the server answered itself got its final response
+    /// (for a REGISTER: once the store has made the change durable).
+    Answered {
+        /// Its method.
+        method: sip_message::Method,
+        /// The status code.
+        code: u16,
+        /// The [`Received::stamp`] of the request.
+        stamp: u64,
+    },
+    /// A request the proxy routed got its final response upstream (its
+    /// own or one forwarded).
+    Routed {
+        /// Its method.
+        method: sip_message::Method,
+        /// The status code.
+        code: u16,
+        /// The [`Received::stamp`] of the request.
+        stamp: u64,
+    },
     /// A store operation failed (the request was answered with 500).
     StoreFailed {
         /// The AOR.

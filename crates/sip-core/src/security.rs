@@ -53,6 +53,22 @@ impl Security {
         }
     }
 
+    /// The security state a reload installs, with the settings of
+    /// `self` and the state of `old`: the abuse guard's windows and
+    /// blocks, and the nonce counts (a reload must not reopen a replay or
+    /// lift a block).
+    pub fn carrying_over(self, old: &Security) -> Security {
+        let auth = self.auth.map(|(mode, a)| match &old.auth {
+            Some((_, before)) => (mode, a.carrying_over(before)),
+            None => (mode, a),
+        });
+        Security {
+            auth,
+            guard: old.guard.reconfigured(self.guard.config().clone()),
+            enumeration_protection: self.enumeration_protection,
+        }
+    }
+
     /// The authenticator to apply to a request now, if any.
     pub fn authenticator(&self) -> Option<&Authenticator> {
         match &self.auth {

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use window::{EventWindow, RateWindow};
 
 /// Shards per table (a power of two).
@@ -119,10 +119,10 @@ struct Source {
 #[derive(Debug)]
 pub struct AbuseGuard {
     cfg: AbuseConfig,
-    sources: Box<[Mutex<HashMap<IpAddr, Source, KeyHasher>>]>,
-    users: Box<[Mutex<HashMap<String, EventWindow, KeyHasher>>]>,
+    sources: Arc<[Mutex<HashMap<IpAddr, Source, KeyHasher>>]>,
+    users: Arc<[Mutex<HashMap<String, EventWindow, KeyHasher>>]>,
     per_shard: usize,
-    blocked: AtomicUsize,
+    blocked: Arc<AtomicUsize>,
     hasher: KeyHasher,
 }
 
@@ -139,8 +139,22 @@ impl AbuseGuard {
             users: (0..SHARDS)
                 .map(|_| Mutex::new(HashMap::with_hasher(rng.hasher())))
                 .collect(),
-            blocked: AtomicUsize::new(0),
+            blocked: Arc::new(AtomicUsize::new(0)),
             hasher: rng.hasher(),
+        }
+    }
+
+    /// A guard with the limits `cfg` that shares this one's state (its
+    /// windows, failure counts and blocks): what a reload installs, so a
+    /// blocked source stays blocked.
+    pub fn reconfigured(&self, cfg: AbuseConfig) -> AbuseGuard {
+        AbuseGuard {
+            per_shard: cfg.capacity.div_ceil(SHARDS).max(1),
+            cfg,
+            sources: self.sources.clone(),
+            users: self.users.clone(),
+            blocked: self.blocked.clone(),
+            hasher: self.hasher.clone(),
         }
     }
 
@@ -330,6 +344,25 @@ mod tests {
             rate_window_ms: 1000,
             capacity: 1024,
         }
+    }
+
+    #[test]
+    fn a_reconfigured_guard_keeps_blocks_and_counts_and_applies_new_limits() {
+        let g = AbuseGuard::new(cfg(), &mut Rng::new(1));
+        for t in 0..3 {
+            g.record_failure(ip(1), None, t);
+        }
+        g.record_failure(ip(2), None, 0);
+        let looser = AbuseConfig {
+            source_failure_limit: 2,
+            ..cfg()
+        };
+        let r = g.reconfigured(looser);
+        assert_eq!(r.blocked_sources(), 1);
+        assert_eq!(r.admit(ip(1), 100), Admission::Blocked(BlockAction::Drop));
+        // ip(2) had one failure before the reload; the new limit is two.
+        assert!(r.record_failure(ip(2), None, 10).is_some());
+        assert_eq!(r.config().source_failure_limit, 2);
     }
 
     #[test]

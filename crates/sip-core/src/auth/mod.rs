@@ -140,7 +140,9 @@ pub struct Authenticator {
     cfg: AuthConfig,
     key: NonceKey,
     users: Arc<dyn UserDirectory>,
-    counts: NonceCounts,
+    /// Shared with the authenticator a reload replaces
+    /// ([`Authenticator::carrying_over`]).
+    counts: Arc<NonceCounts>,
     /// A keyed HA1 per algorithm, verified when the user is unknown.
     dummy_ha1: [String; 3],
 }
@@ -183,12 +185,25 @@ impl Authenticator {
         // the same for the same secret (tests are deterministic).
         let seed = u64::from_str_radix(&key.derive(b"nonce-count table", 8), 16).unwrap_or(1);
         Authenticator {
-            counts: NonceCounts::new(cfg.nonce_table_capacity, &mut Rng::new(seed)),
+            counts: Arc::new(NonceCounts::new(
+                cfg.nonce_table_capacity,
+                &mut Rng::new(seed),
+            )),
             cfg,
             key,
             users,
             dummy_ha1,
         }
+    }
+
+    /// This authenticator, remembering the nonce counts `old` has seen
+    /// (for a reload: a nonce used before stays used). Kept only when the
+    /// table's capacity is unchanged; a resized table starts empty.
+    pub fn carrying_over(mut self, old: &Authenticator) -> Authenticator {
+        if self.cfg.nonce_table_capacity == old.cfg.nonce_table_capacity {
+            self.counts = old.counts.clone();
+        }
+        self
     }
 
     /// The configuration (algorithms sorted strongest first).

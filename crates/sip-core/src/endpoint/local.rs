@@ -98,6 +98,10 @@ impl Endpoint {
                 return;
             }
         }
+        if self.draining && msg.method() != Some(Method::Cancel) {
+            let busy = Reply::new(503, "Service Unavailable").with_header("Retry-After", "5");
+            return self.respond_local(&key, &msg, ctx, to_group, &busy, now_ms);
+        }
         match decide(&self.cfg, &msg, ctx, now_ms) {
             LocalAnswer::Reply(reply) => {
                 self.respond_local(&key, &msg, ctx, to_group, &reply, now_ms)
@@ -133,6 +137,11 @@ impl Endpoint {
                 dest: destination(msg, ctx, to_group),
                 bytes,
                 branch: None,
+            });
+            self.out.event(Event::Answered {
+                method: msg.method().unwrap_or(Method::Other),
+                code: reply.code,
+                stamp: ctx.stamp,
             });
         }
     }

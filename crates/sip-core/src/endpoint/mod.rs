@@ -101,6 +101,8 @@ pub struct Endpoint {
     proxy: Proxy,
     connections: HashMap<ConnId, Connection, KeyHasher>,
     housekeeping_at: Option<u64>,
+    /// True while the node drains (see [`Endpoint::set_draining`]).
+    draining: bool,
     out: Outbox,
 }
 
@@ -125,6 +127,7 @@ impl Endpoint {
             proxy,
             connections: HashMap::with_hasher(rng.hasher()),
             housekeeping_at: None,
+            draining: false,
             out: Outbox::default(),
             cfg: cfg.core,
             limits: cfg.limits,
@@ -149,6 +152,35 @@ impl Endpoint {
     pub fn transactions(&self) -> (usize, usize, usize) {
         let (servers, clients) = self.proxy.transactions();
         (self.local.len(), servers, clients)
+    }
+
+    /// Starts or ends draining, for a rolling restart: while draining, new
+    /// requests (but ACK and CANCEL) get 503 with Retry-After, and those in
+    /// flight go on to their answers.
+    pub fn set_draining(&mut self, draining: bool) {
+        self.draining = draining;
+        self.proxy.set_draining(draining);
+    }
+
+    /// Requests still in flight: REGISTERs waiting for the store and routed
+    /// requests not answered finally (completed transactions that only
+    /// wait to absorb retransmissions do not count).
+    pub fn busy(&self) -> usize {
+        self.registers.len() + self.proxy.pending()
+    }
+
+    /// Replaces the configuration and the security state (a reload): the
+    /// transactions, bindings and connections stay. The caller keeps the
+    /// listeners and local host names of the running server in `core`, and
+    /// builds `security` from the old one so nonce counts and abuse state
+    /// carry over ([`Security::reconfigured`]).
+    pub fn reconfigure(&mut self, core: Arc<CoreConfig>, security: Arc<Security>) {
+        let realm = security
+            .authenticator()
+            .and_then(|a| a.config().realm.clone());
+        self.proxy.reconfigure(core.clone(), realm);
+        self.cfg = core;
+        self.security = security;
     }
 
     /// Connections this instance was told of that are open.
@@ -207,6 +239,7 @@ impl Endpoint {
             multicast: received.multicast,
             auth: security.authenticator(),
             nonce_salt: self.rng.next_u64(),
+            stamp: received.stamp,
         };
         if msg.method() == Some(Method::Ack) {
             return self.handle_ack(msg, &ctx, now_ms);

@@ -35,6 +35,8 @@ pub(super) struct Registration {
     conn: Option<ConnId>,
     /// Answers go to the multicast group (RFC 2543 §1.4.3).
     to_group: bool,
+    /// The shell's arrival stamp of the request.
+    stamp: u64,
     pending: PendingRegister,
     conflicts: u8,
     /// While a write is outstanding: the 200 and the 500 it carries, one
@@ -64,6 +66,7 @@ impl Endpoint {
                 transport: ctx.transport,
                 conn: ctx.conn,
                 to_group,
+                stamp: ctx.stamp,
                 pending,
                 conflicts: 0,
                 answers: None,
@@ -83,6 +86,7 @@ impl Endpoint {
             StoreResult::Written(Written::Stored) => {
                 if let Some((ok, _)) = reg.answers.take() {
                     self.local.send_final(&reg.key, 200, ok, now_ms);
+                    self.answered(&reg, 200);
                 }
             }
             StoreResult::Written(Written::Conflict(snapshot)) => {
@@ -104,6 +108,7 @@ impl Endpoint {
                     // The write failed: the shell sent its 500.
                     Some((_, failed)) => {
                         self.local.send_final(&reg.key, 500, failed, now_ms);
+                        self.answered(&reg, 500);
                     }
                     None => {
                         let failed = Reply::new(500, "Location Store Read Failed")
@@ -172,7 +177,17 @@ impl Endpoint {
                 bytes,
                 branch: None,
             });
+            self.answered(reg, reply.code);
         }
+    }
+
+    /// Reports a REGISTER's final answer, for counters and timing.
+    fn answered(&mut self, reg: &Registration, code: u16) {
+        self.out.event(Event::Answered {
+            method: sip_message::Method::Register,
+            code,
+            stamp: reg.stamp,
+        });
     }
 }
 

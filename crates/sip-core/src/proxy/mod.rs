@@ -93,6 +93,8 @@ pub struct Proxy {
     branches: HashMap<ClientKey, Branch, KeyHasher>,
     branch_timers: TimerQueue<ClientKey>,
     lookups: HashMap<u64, LookupFor, KeyHasher>,
+    /// True while the node drains: new requests get 503.
+    draining: bool,
 }
 
 impl Proxy {
@@ -118,7 +120,26 @@ impl Proxy {
             branches: HashMap::with_hasher(rng.hasher()),
             branch_timers: TimerQueue::new(),
             lookups: HashMap::with_hasher(rng.hasher()),
+            draining: false,
         }
+    }
+
+    /// Starts or ends draining: while draining, new requests (but CANCEL
+    /// and ACK) get 503 and those in flight go on.
+    pub(crate) fn set_draining(&mut self, draining: bool) {
+        self.draining = draining;
+    }
+
+    /// Replaces the configuration (a reload) and the realm whose
+    /// credentials are never forwarded.
+    pub(crate) fn reconfigure(&mut self, cfg: Arc<CoreConfig>, realm: Option<String>) {
+        self.cfg = cfg;
+        self.realm = realm;
+    }
+
+    /// Routed requests not answered finally yet.
+    pub(crate) fn pending(&self) -> usize {
+        self.servers.pending()
     }
 
     /// Number of live server and client transactions (for tests and metrics).
@@ -169,6 +190,10 @@ impl Proxy {
         if req.method() == Some(Method::Cancel) {
             self.handle_cancel(&key, now_ms, out);
             return;
+        }
+        if self.draining {
+            let busy = Reply::new(503, "Service Unavailable").with_header("Retry-After", "5");
+            return self.respond(&key, busy, now_ms, out);
         }
         if invite {
             self.respond(&key, Reply::new(100, "Trying"), now_ms, out);

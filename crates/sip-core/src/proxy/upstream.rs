@@ -28,6 +28,8 @@ pub(super) struct Upstream {
     pub(super) transport: Transport,
     /// The connection it arrived on.
     pub(super) conn: Option<ConnId>,
+    /// The shell's arrival stamp of the request.
+    pub(super) stamp: u64,
     /// The routing state, once routing began.
     pub(super) context: Option<Context>,
 }
@@ -41,6 +43,7 @@ impl Upstream {
             local: ctx.local,
             transport: ctx.transport,
             conn: ctx.conn,
+            stamp: ctx.stamp,
             context: None,
         }
     }
@@ -120,15 +123,20 @@ impl Proxy {
         now_ms: u64,
         out: &mut Outbox,
     ) {
-        let Some(t) = self
-            .servers
-            .get(key)
-            .map(|e| e.data.transmit(bytes.clone()))
-        else {
+        let Some((t, routed)) = self.servers.get(key).map(|e| {
+            let up = &e.data;
+            let routed = crate::io::Event::Routed {
+                method: up.req.method().unwrap_or(sip_message::Method::Other),
+                code,
+                stamp: up.stamp,
+            };
+            (up.transmit(bytes.clone()), routed)
+        }) else {
             return;
         };
         if self.servers.send_final(key, code, bytes, now_ms) {
             out.transmit(t);
+            out.event(routed);
         }
     }
 }

@@ -255,6 +255,11 @@ impl<T> ServerTable<T> {
         self.entries.is_empty()
     }
 
+    /// Number of transactions that have not sent a final response yet.
+    pub fn pending(&self) -> usize {
+        self.entries.values().filter(|e| e.tx.is_pending()).count()
+    }
+
     /// The entry of `key`.
     pub fn get(&self, key: &TransactionKey) -> Option<&ServerEntry<T>> {
         self.entries.get(key)

@@ -134,6 +134,7 @@ pub fn datagram(raw: &str, source: SocketAddr, local: SocketAddr) -> Received {
         local,
         conn: None,
         multicast: false,
+        stamp: 0,
         bytes: Bytes::from(raw.to_string()),
     }
 }
@@ -149,6 +150,8 @@ pub struct Registrar {
     auth: RefCell<Option<Authenticator>>,
     /// The outcome of the last refused request.
     pub last_refusal: RefCell<Option<AuthOutcome>>,
+    /// Every event the endpoint reported, in order.
+    pub events: RefCell<Vec<Event>>,
     endpoint: RefCell<Option<Endpoint>>,
 }
 
@@ -165,6 +168,7 @@ impl Registrar {
             local_hosts: Vec::new(),
             auth: RefCell::new(None),
             last_refusal: Default::default(),
+            events: Default::default(),
             endpoint: RefCell::new(None),
         }
     }
@@ -250,9 +254,10 @@ impl Registrar {
 
     fn note(&self, events: Vec<Event>) {
         for e in events {
-            if let Event::Refused { outcome, .. } = e {
-                *self.last_refusal.borrow_mut() = Some(outcome);
+            if let Event::Refused { outcome, .. } = &e {
+                *self.last_refusal.borrow_mut() = Some(outcome.clone());
             }
+            self.events.borrow_mut().push(e);
         }
     }
 
