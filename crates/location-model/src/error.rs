@@ -30,6 +30,8 @@ pub enum StoreError {
     WriterGone,
     /// There is no database at this path (nothing was ever stored there).
     Missing(PathBuf),
+    /// A listing cursor that this store did not hand out.
+    InvalidCursor,
     /// The database was written by a newer version of locus.
     UnsupportedSchema {
         /// The schema version found.
@@ -48,6 +50,7 @@ impl fmt::Display for StoreError {
             StoreError::CommitFailed => f.write_str("location database commit failed"),
             StoreError::Closed => f.write_str("location store is closed"),
             StoreError::WriterGone => f.write_str("location database writer stopped"),
+            StoreError::InvalidCursor => f.write_str("invalid listing cursor"),
             StoreError::Missing(path) => {
                 write!(f, "no location database at {}", path.display())
             }

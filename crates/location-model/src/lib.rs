@@ -7,16 +7,20 @@
 //!   accounts of digest authentication;
 //! - the store seam: [`LocationStore`], one versioned compare-and-set per
 //!   address-of-record ([`Snapshot`], [`Version`], [`Written`]), and
-//!   [`StoreError`], which carries no backend types.
+//!   [`StoreError`], which carries no backend types;
+//! - what operations need besides: [`Counts`], a paged listing
+//!   ([`ListQuery`], [`Page`]) and commit timings ([`StoreObserver`]).
 
 #![warn(missing_docs)]
 
 mod account;
 mod binding;
 mod error;
+mod listing;
 mod store;
 
 pub use account::{Ha1Set, User, UserDirectory, UserStore};
 pub use binding::{Binding, ContactAction};
 pub use error::StoreError;
+pub use listing::{Counts, ListQuery, Page, StoreObserver};
 pub use store::{Done, LocationStore, Snapshot, Version, Written};

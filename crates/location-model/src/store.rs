@@ -17,7 +17,8 @@
 //! change that must first be durable. The trait is object-safe, so the
 //! shell can pick a backend at run time.
 
-use crate::{Binding, StoreError};
+use crate::{Binding, Counts, ListQuery, Page, StoreError, StoreObserver};
+use std::sync::Arc;
 
 /// Receives the outcome of one store operation (see the module docs).
 pub type Done<T> = Box<dyn FnOnce(Result<T, StoreError>) + Send>;
@@ -107,6 +108,28 @@ pub trait LocationStore: Send + Sync + 'static {
     /// When [`LocationStore::purge_expired`] next has work, if ever: the
     /// caller can sleep until then.
     fn next_expiry(&self) -> Option<u64>;
+
+    /// How many AORs and bindings the store holds now (kept as changes
+    /// happen; cheap enough for every metrics scrape).
+    fn counts(&self) -> Counts;
+
+    /// One page of the live bindings at `now_ms` (see [`Page`]): for
+    /// listings and searches of the admin API, never on the path of a SIP
+    /// request. The work per call is bounded whatever the store's size.
+    /// A cursor this store did not hand out fails with
+    /// [`StoreError::InvalidCursor`].
+    fn list(&self, query: &ListQuery, now_ms: u64, done: Done<Page>);
+
+    /// Whether the store can take changes now (for readiness): an error
+    /// when its writer stopped, its last commit failed or its server cannot
+    /// be reached.
+    fn probe(&self, done: Done<()>);
+
+    /// Reports every commit to `observer` from now on (a backend without
+    /// commits reports nothing).
+    fn set_observer(&self, observer: Arc<dyn StoreObserver>) {
+        let _ = observer;
+    }
 
     /// Waits until everything accepted so far is durable, then stops
     /// background work (used on SIGTERM); later writes fail with

@@ -217,6 +217,17 @@ pub(crate) fn without_expired(
     Ok((!live.is_empty()).then(|| encode(&live)))
 }
 
+/// The number of bindings of an encoded set (its header; 0 for a
+/// malformed one).
+pub(crate) fn count(blob: &[u8]) -> usize {
+    match blob.split_first() {
+        Some((_, rest)) => Reader { rest }
+            .varint()
+            .map_or(0, |n| usize::try_from(n).unwrap_or(0)),
+        None => 0,
+    }
+}
+
 /// The expiry instants of a set the hot table holds (valid by its
 /// invariant), read without checking the text: the wheel needs them on
 /// every change, and validating every string again costs more than the

@@ -119,8 +119,8 @@ mod update;
 mod users;
 
 pub use location_model::{
-    Binding, ContactAction, Done, Ha1Set, LocationStore, Snapshot, StoreError, User, UserDirectory,
-    UserStore, Version, Written,
+    Binding, ContactAction, Counts, Done, Ha1Set, ListQuery, LocationStore, Page, Snapshot,
+    StoreError, StoreObserver, User, UserDirectory, UserStore, Version, Written,
 };
 pub use memory::MemoryStore;
 pub use sqlite::{read_bindings, SqliteStore, DB_FILE, DEFAULT_COMMIT_WINDOW};

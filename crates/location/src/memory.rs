@@ -1,7 +1,7 @@
 //! The in-memory backend: the hot table alone, nothing durable.
 
 use crate::hot::HotTable;
-use crate::{Binding, Done, LocationStore, Snapshot, Version, Written};
+use crate::{Binding, Counts, Done, ListQuery, LocationStore, Page, Snapshot, Version, Written};
 
 /// A location store that lives only in memory.
 ///
@@ -53,6 +53,18 @@ impl LocationStore for MemoryStore {
 
     fn next_expiry(&self) -> Option<u64> {
         self.hot.next_expiry()
+    }
+
+    fn counts(&self) -> Counts {
+        self.hot.counts()
+    }
+
+    fn list(&self, query: &ListQuery, now_ms: u64, done: Done<Page>) {
+        done(self.hot.list(query, now_ms));
+    }
+
+    fn probe(&self, done: Done<()>) {
+        done(Ok(()));
     }
 
     fn close(&self, done: Done<()>) {

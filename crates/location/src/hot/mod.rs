@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub(crate) use shard::Shard;
 
-use crate::{codec, Binding, Snapshot, StoreError, Version};
+use crate::{codec, Binding, Counts, ListQuery, Page, Snapshot, StoreError, Version};
 use normalize::normalize;
 
 /// Number of shards; a power of two well above the core count so that
@@ -25,6 +25,10 @@ const SHARDS: usize = 64;
 /// together, the timer loop purges them in slices of about a millisecond
 /// each rather than holding its thread (and shard locks) for tens.
 const PURGE_BUDGET: usize = 1024;
+
+/// Most slots one listing page visits (occupied or not), so a page costs
+/// about the same whatever the table's size and the filter.
+const LIST_BUDGET: usize = 4096;
 
 /// The in-memory bindings table, split into independently locked shards.
 #[derive(Debug)]
@@ -43,6 +47,23 @@ impl Default for HotTable {
             purge_from: AtomicUsize::new(0),
         }
     }
+}
+
+/// The shard and slot of a listing cursor.
+fn parse_cursor(cursor: &str) -> Option<(usize, u32)> {
+    let (shard, slot) = cursor.split_once('.')?;
+    let shard: usize = shard.parse().ok()?;
+    (shard < SHARDS).then_some(())?;
+    Some((shard, slot.parse().ok()?))
+}
+
+/// True when the AOR, contact or User-Agent of `b` contains `needle`
+/// (lower case), ASCII case ignored.
+fn matches(b: &Binding, needle: &str) -> bool {
+    [Some(&b.aor), Some(&b.contact), b.user_agent.as_ref()]
+        .into_iter()
+        .flatten()
+        .any(|text| text.to_ascii_lowercase().contains(needle))
 }
 
 /// Lock a shard, recovering from poisoning: a write installs its set in
@@ -143,6 +164,68 @@ impl HotTable {
             all.extend(lock(&self.shards[(first + i) % SHARDS]).purge(now_ms, &mut budget));
         }
         all
+    }
+
+    /// The AORs and bindings held, from each shard's counters (no scan).
+    pub(crate) fn counts(&self) -> Counts {
+        self.shards.iter().fold(Counts::default(), |c, shard| {
+            let shard = lock(shard);
+            Counts {
+                aors: c.aors + shard.len() as u64,
+                bindings: c.bindings + shard.bindings() as u64,
+            }
+        })
+    }
+
+    /// One page of the live bindings at `now_ms`, visiting at most
+    /// [`LIST_BUDGET`] slots. The cursor is `shard.slot` (opaque to callers).
+    pub(crate) fn list(&self, query: &ListQuery, now_ms: u64) -> Result<Page, StoreError> {
+        let (mut shard, mut slot) = match &query.cursor {
+            None => (0, 0),
+            Some(c) => parse_cursor(c).ok_or(StoreError::InvalidCursor)?,
+        };
+        let needle = query
+            .search
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(str::to_ascii_lowercase);
+        let limit = query.limit.max(1);
+        let (mut aors, mut visits) = (0, 0);
+        let mut bindings = Vec::new();
+        while shard < SHARDS {
+            let next = lock(&self.shards[shard]).scan(slot, |aor, set| {
+                if aors >= limit || visits >= LIST_BUDGET {
+                    return false;
+                }
+                visits += 1;
+                let before = bindings.len();
+                let live = codec::decode(aor, set, |at| at > now_ms).unwrap_or_default();
+                bindings.extend(live.into_iter().filter(|b| match &needle {
+                    None => true,
+                    Some(n) => matches(b, n),
+                }));
+                if bindings.len() > before {
+                    aors += 1;
+                }
+                true
+            });
+            match next {
+                Some(at) => {
+                    return Ok(Page {
+                        bindings,
+                        next: Some(format!("{shard}.{at}")),
+                    })
+                }
+                None => {
+                    shard += 1;
+                    slot = 0;
+                }
+            }
+        }
+        Ok(Page {
+            bindings,
+            next: None,
+        })
     }
 
     /// The earliest expiry instant over all shards.

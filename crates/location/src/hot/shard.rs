@@ -34,6 +34,8 @@ pub(crate) struct Shard {
     index: HashTable<u32>,
     wheel: BTreeMap<u64, Vec<u32>>,
     hasher: RandomState,
+    /// Bindings in all occupied slots (live or not yet purged).
+    bindings: usize,
 }
 
 /// Decode a stored set (which the invariant says is valid).
@@ -130,11 +132,16 @@ impl Shard {
             .map(|e| buckets(parts(e).1))
             .unwrap_or_default();
         let entry = entry.filter(|_| !new_buckets.is_empty());
+        if let Some(entry) = &entry {
+            self.bindings += codec::count(parts(entry).1);
+        }
         match (self.find(aor), entry) {
             (None, None) => {}
             (Some(slot), None) => self.remove(slot),
             (Some(slot), Some(entry)) => {
-                let old_buckets = buckets(parts(&self.slots[slot as usize]).1);
+                let old = parts(&self.slots[slot as usize]).1;
+                self.bindings = self.bindings.saturating_sub(codec::count(old));
+                let old_buckets = buckets(old);
                 self.slots[slot as usize] = entry;
                 self.enlist(slot, &new_buckets, &old_buckets);
             }
@@ -176,7 +183,9 @@ impl Shard {
     /// Free `slot` and drop it from the index (its wheel entries go stale).
     fn remove(&mut self, slot: u32) {
         let entry = std::mem::take(&mut self.slots[slot as usize]);
-        let hash = self.hash(parts(&entry).0);
+        let (aor, set) = parts(&entry);
+        self.bindings = self.bindings.saturating_sub(codec::count(set));
+        let hash = self.hash(aor);
         if let Ok(found) = self.index.find_entry(hash, |&s| s == slot) {
             found.remove();
         }
@@ -245,6 +254,7 @@ impl Shard {
                 self.remove(slot);
             } else {
                 self.slots[slot as usize] = codec::entry(aor, &codec::encode(&kept));
+                self.bindings = self.bindings.saturating_sub(gone.len());
             }
             removed.append(&mut gone);
         }
@@ -295,9 +305,37 @@ impl Shard {
     }
 
     /// Number of AORs held.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.index.len()
+    }
+
+    /// Number of bindings held (live or not yet purged).
+    pub(crate) fn bindings(&self) -> usize {
+        self.bindings
+    }
+
+    /// Calls `visit` with the AOR and encoded set of each occupied slot
+    /// from slot `from` on, until `visit` returns false or the slots end;
+    /// returns the slot to go on from, `None` at the end. The caller bounds
+    /// the work through `visit`.
+    pub(crate) fn scan(
+        &self,
+        from: u32,
+        mut visit: impl FnMut(&str, &[u8]) -> bool,
+    ) -> Option<u32> {
+        for (i, entry) in self.slots.iter().enumerate().skip(from as usize) {
+            if entry.is_empty() {
+                continue;
+            }
+            let (aor, set) = parts(entry);
+            let Ok(aor) = std::str::from_utf8(aor) else {
+                continue;
+            };
+            if !visit(aor, set) {
+                return u32::try_from(i).ok();
+            }
+        }
+        None
     }
 }
 

@@ -17,10 +17,13 @@ use rusqlite::Connection;
 use crate::codec;
 use crate::db_error::OrStoreError;
 use crate::hot::HotTable;
-use crate::{Binding, Done, LocationStore, Snapshot, StoreError, Version, Written};
+use crate::{
+    Binding, Counts, Done, ListQuery, LocationStore, Page, Snapshot, StoreError, StoreObserver,
+    Version, Written,
+};
 pub use read::read_bindings;
 pub use writer::DEFAULT_COMMIT_WINDOW;
-use writer::{Ack, Job, Stopped, Tuning};
+use writer::{Ack, Job, Stopped, Telemetry, Tuning};
 
 /// Name of the database file inside the data directory.
 pub const DB_FILE: &str = "locus.db";
@@ -48,6 +51,8 @@ pub struct SqliteStore {
     /// The latest `now_ms` any caller passed: the writer's notion of the
     /// time when compaction drops expired bindings (the store has no clock).
     clock: Arc<AtomicU64>,
+    /// The writer's commit timings and health.
+    telemetry: Arc<Telemetry>,
 }
 
 impl SqliteStore {
@@ -103,12 +108,20 @@ impl SqliteStore {
             "location database opened"
         );
         let clock = Arc::new(AtomicU64::new(now_ms));
-        let handle = writer::spawn(conn, Arc::clone(&hot), Arc::clone(&clock), tuning)?;
+        let telemetry = Arc::new(Telemetry::default());
+        let handle = writer::spawn(
+            conn,
+            Arc::clone(&hot),
+            Arc::clone(&clock),
+            tuning,
+            Arc::clone(&telemetry),
+        )?;
         Ok(SqliteStore {
             hot,
             jobs: RwLock::new(Some(handle.jobs)),
             stopped: handle.stopped,
             clock,
+            telemetry,
         })
     }
 
@@ -237,6 +250,37 @@ impl LocationStore for SqliteStore {
 
     fn next_expiry(&self) -> Option<u64> {
         self.hot.next_expiry()
+    }
+
+    fn counts(&self) -> Counts {
+        self.hot.counts()
+    }
+
+    fn list(&self, query: &ListQuery, now_ms: u64, done: Done<Page>) {
+        done(self.hot.list(query, now_ms));
+    }
+
+    fn probe(&self, done: Done<()>) {
+        let closed = self
+            .jobs
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none();
+        done(if closed {
+            Err(StoreError::Closed)
+        } else if self.stopped.ended() {
+            Err(StoreError::WriterGone)
+        } else if self.telemetry.failing.load(Ordering::Relaxed) {
+            Err(StoreError::CommitFailed)
+        } else {
+            Ok(())
+        });
+    }
+
+    fn set_observer(&self, observer: Arc<dyn StoreObserver>) {
+        if self.telemetry.observer.set(observer).is_err() {
+            tracing::warn!("location store already has a commit observer; the new one is ignored");
+        }
     }
 
     fn close(&self, done: Done<()>) {

@@ -135,6 +135,26 @@ impl Job {
     }
 }
 
+/// What the writer reports to the rest of the store as it goes: its
+/// commits' timings (to an observer set at any time) and whether the last
+/// commit failed (for readiness).
+#[derive(Default)]
+pub(crate) struct Telemetry {
+    /// Told of every commit, once set.
+    pub(crate) observer: std::sync::OnceLock<Arc<dyn location_model::StoreObserver>>,
+    /// True from a failed commit until one succeeds.
+    pub(crate) failing: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Telemetry")
+            .field("observed", &self.observer.get().is_some())
+            .field("failing", &self.failing)
+            .finish()
+    }
+}
+
 /// The running writer: its job channel and the signal of its end.
 pub(crate) struct WriterHandle {
     /// Where jobs are sent.
@@ -168,6 +188,15 @@ impl std::fmt::Debug for StopState {
 }
 
 impl Stopped {
+    /// True once the writer has stopped (or died).
+    pub(crate) fn ended(&self) -> bool {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .ended
+            .is_some()
+    }
+
     /// Calls `done` once the writer has stopped (at once if it has).
     pub(crate) fn wait(&self, done: Done<()>) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -218,10 +247,12 @@ pub(crate) fn spawn(
     hot: Arc<HotTable>,
     clock: Arc<AtomicU64>,
     tuning: Tuning,
+    telemetry: Arc<Telemetry>,
 ) -> Result<WriterHandle, StoreError> {
     let (jobs, queue) = mpsc::channel();
     let stopped = Arc::new(Stopped::default());
     let mut writer = Writer::new(conn, queue, hot, clock, tuning);
+    writer.telemetry = telemetry;
     writer.journal_rows = queries::journal_len(&writer.conn).db()?;
     let signal = RaiseOnExit(Arc::clone(&stopped), false);
     std::thread::Builder::new()
@@ -258,6 +289,8 @@ struct Writer {
     /// Compaction done in the transaction left open by the last commit
     /// window, which the next commit makes durable with the batch.
     window_work: Option<WindowWork>,
+    /// Commit timings and health, shared with the store.
+    telemetry: Arc<Telemetry>,
 }
 
 /// What compaction in a commit window did inside the open transaction.
@@ -287,6 +320,7 @@ impl Writer {
             sweep_cursor: String::new(),
             last_appended: 0,
             window_work: None,
+            telemetry: Arc::default(),
         }
     }
 
@@ -498,8 +532,16 @@ impl Writer {
     /// while recovering from a failure.
     fn process(&mut self, batch: Vec<Job>) -> bool {
         let work = self.window_work.take();
-        match commit(&mut self.conn, &batch, work.is_some()) {
+        let started = Instant::now();
+        let committed = commit(&mut self.conn, &batch, work.is_some());
+        self.telemetry
+            .failing
+            .store(committed.is_err(), Ordering::Relaxed);
+        match committed {
             Ok(appended) => {
+                if let Some(observer) = self.telemetry.observer.get() {
+                    observer.committed(started.elapsed(), batch.len());
+                }
                 self.journal_rows += appended;
                 self.last_appended = appended;
                 if let Some(work) = work {
