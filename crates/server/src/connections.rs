@@ -144,6 +144,11 @@ impl Connections {
             .filter(|w| !w.is_closed())
     }
 
+    /// Connections open now.
+    pub(crate) fn open_count(&self) -> usize {
+        self.lock().by_id.len()
+    }
+
     /// Waits until every connection task has ended (after shutdown, each
     /// has handed on what it read and sent what was queued for it).
     pub(crate) async fn all_closed(&self) {

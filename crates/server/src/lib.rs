@@ -12,13 +12,15 @@
 //!   they deliver to, `connections` the registry of open streams;
 //! - `shell`: the endpoint instances and the store driver; `sender`: where
 //!   transmits go; `timers`: the timer loop; `housekeeping`: account
-//!   reloads; `metrics`: counters and logs of the endpoint's events.
+//!   reloads; `metrics`: counters and logs of the endpoint's events;
+//!   `node`: the handle operations steer the running server with.
 
 mod config;
 mod connections;
 mod housekeeping;
 mod metrics;
 mod multicast;
+mod node;
 mod sender;
 mod shell;
 mod shutdown;
@@ -28,7 +30,8 @@ mod timers;
 mod udp;
 
 pub use config::{AuthSetup, ListenAddr, MulticastConfig, ServerConfig};
-pub use metrics::Metrics;
+pub use metrics::{Gauges, Metrics, Totals, RESULTS};
+pub use node::{Change, Node, Reloaded};
 pub use shutdown::Shutdown;
 pub use sip_core::security::AuthMode;
 
@@ -36,7 +39,7 @@ use location_model::{LocationStore, StoreError};
 use sip_core::auth::Authenticator;
 use sip_core::security::Security;
 use sip_core::transport::MULTICAST_GROUP;
-use sip_core::{Endpoint, EndpointConfig, Listener, Transport};
+use sip_core::{CoreConfig, Endpoint, EndpointConfig, Listener, Transport};
 use std::io;
 use std::sync::Arc;
 
@@ -103,43 +106,20 @@ impl Bound {
         store: Arc<dyn LocationStore>,
         shutdown: Shutdown,
     ) -> Result<(), StoreError> {
+        self.run_with(store, shutdown, |_| {}).await
+    }
+
+    /// [`Bound::run`], handing `started` the [`Node`] once every listener
+    /// serves (for the admin API and the signal handlers).
+    pub async fn run_with(
+        self,
+        store: Arc<dyn LocationStore>,
+        shutdown: Shutdown,
+        started: impl FnOnce(Node),
+    ) -> Result<(), StoreError> {
         let addrs = self.local_addrs();
-        let mut core = self.cfg.core.clone();
-        // On a loopback listener, "localhost" names this server too.
-        let loopback = addrs.iter().any(|a| a.addr().ip().is_loopback());
-        core.local_hosts = addrs
-            .iter()
-            .map(|a| a.addr().ip().to_string())
-            .chain(loopback.then(|| "localhost".to_string()))
-            .chain(self.cfg.local_hosts.iter().cloned())
-            .collect();
-        core.proxy.listeners = addrs
-            .iter()
-            .map(|a| match a {
-                ListenAddr::Udp(addr) => Listener {
-                    transport: Transport::Udp,
-                    addr: *addr,
-                },
-                ListenAddr::Tcp(addr) => Listener {
-                    transport: Transport::Tcp,
-                    addr: *addr,
-                },
-            })
-            .collect();
-        let core = Arc::new(core);
-        let auth = self.cfg.auth.as_ref().map(|a| {
-            let users: Arc<dyn location_model::UserDirectory> = a.users.clone();
-            (
-                a.mode,
-                Authenticator::new(a.config.clone(), &a.secret, users),
-            )
-        });
-        let security = Arc::new(Security::new(
-            auth,
-            self.cfg.abuse.clone(),
-            self.cfg.enumeration_protection,
-            rand::random(),
-        ));
+        let core = Arc::new(complete_core(&self.cfg, &addrs));
+        let security = Arc::new(security_for(&self.cfg));
         let shards = self.cfg.shards.clamp(1, usize::from(u16::MAX));
         let endpoints = (0..shards)
             .map(|i| {
@@ -155,6 +135,7 @@ impl Bound {
             })
             .collect();
         let metrics = Arc::new(Metrics::default());
+        store.set_observer(Arc::new(CommitTimes(metrics.clone())));
         let shell = shell::Shell::new(
             endpoints,
             self.cfg.limits,
@@ -212,6 +193,13 @@ impl Bound {
                 shutdown.clone(),
             ));
         }
+        started(Node::new(
+            shell.clone(),
+            streams.connections.clone(),
+            addrs,
+            self.cfg.clone(),
+            security,
+        ));
         while tasks.join_next().await.is_some() {}
         // Connection tasks hand on what they had read; then the store
         // operations that started.
@@ -232,6 +220,61 @@ impl Bound {
             let _ = tx.send(r);
         }));
         rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+}
+
+/// The core settings of `cfg` completed with what binding told: the
+/// addresses serve as local host names (and "localhost" on loopback) and
+/// as the proxy's listeners.
+pub(crate) fn complete_core(cfg: &ServerConfig, addrs: &[ListenAddr]) -> CoreConfig {
+    let mut core = cfg.core.clone();
+    // On a loopback listener, "localhost" names this server too.
+    let loopback = addrs.iter().any(|a| a.addr().ip().is_loopback());
+    core.local_hosts = addrs
+        .iter()
+        .map(|a| a.addr().ip().to_string())
+        .chain(loopback.then(|| "localhost".to_string()))
+        .chain(cfg.local_hosts.iter().cloned())
+        .collect();
+    core.proxy.listeners = addrs
+        .iter()
+        .map(|a| match a {
+            ListenAddr::Udp(addr) => Listener {
+                transport: Transport::Udp,
+                addr: *addr,
+            },
+            ListenAddr::Tcp(addr) => Listener {
+                transport: Transport::Tcp,
+                addr: *addr,
+            },
+        })
+        .collect();
+    core
+}
+
+/// A fresh security state for `cfg` (authentication and abuse limits).
+pub(crate) fn security_for(cfg: &ServerConfig) -> Security {
+    let auth = cfg.auth.as_ref().map(|a| {
+        let users: Arc<dyn location_model::UserDirectory> = a.users.clone();
+        (
+            a.mode,
+            Authenticator::new(a.config.clone(), &a.secret, users),
+        )
+    });
+    Security::new(
+        auth,
+        cfg.abuse.clone(),
+        cfg.enumeration_protection,
+        rand::random(),
+    )
+}
+
+/// Feeds the store's commit timings to the metrics.
+struct CommitTimes(Arc<Metrics>);
+
+impl location_model::StoreObserver for CommitTimes {
+    fn committed(&self, took: std::time::Duration, _changes: usize) {
+        self.0.committed(took);
     }
 }
 

@@ -8,6 +8,7 @@
 //! before the result reaches the endpoint, so no task is woken in between.
 
 use crate::metrics::Metrics;
+use crate::node::Change;
 use crate::sender::Sender;
 use crate::shutdown::Shutdown;
 use crate::sink::Deliver;
@@ -57,6 +58,10 @@ enum Answer {
     Done,
 }
 
+/// Changes a slow listener of [`Shell::changes`] may lag behind before it
+/// misses some (and is told so).
+const CHANGES_QUEUE: usize = 4096;
+
 /// The endpoint instances and everything that serves them.
 pub(crate) struct Shell {
     endpoints: Box<[Mutex<Endpoint>]>,
@@ -72,6 +77,8 @@ pub(crate) struct Shell {
     in_flight: AtomicUsize,
     idle: Notify,
     shutdown: Shutdown,
+    /// Where stored changes are announced (to the admin API's live feed).
+    changes: tokio::sync::broadcast::Sender<Change>,
     me: Weak<Shell>,
 }
 
@@ -116,6 +123,7 @@ impl Shell {
             in_flight: AtomicUsize::new(0),
             idle: Notify::new(),
             shutdown,
+            changes: tokio::sync::broadcast::channel(CHANGES_QUEUE).0,
             me: me.clone(),
         })
     }
@@ -139,6 +147,30 @@ impl Shell {
     /// The shutdown signal.
     pub(crate) fn shutdown(&self) -> &Shutdown {
         &self.shutdown
+    }
+
+    /// Where stored changes are announced.
+    pub(crate) fn changes(&self) -> &tokio::sync::broadcast::Sender<Change> {
+        &self.changes
+    }
+
+    /// The metrics.
+    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Runs `f` on every endpoint instance, one after the other.
+    pub(crate) fn each_endpoint(&self, mut f: impl FnMut(&mut Endpoint)) {
+        for i in 0..self.endpoints.len() {
+            self.drive(i, &mut f);
+        }
+    }
+
+    /// Requests in flight: those the instances wait on, and store
+    /// operations not answered yet.
+    pub(crate) fn busy(&self) -> usize {
+        let waiting: usize = (0..self.endpoints.len()).map(|i| self.lock(i).busy()).sum();
+        waiting + self.in_flight.load(Ordering::Acquire)
     }
 
     fn lock(&self, i: usize) -> MutexGuard<'_, Endpoint> {
@@ -236,6 +268,16 @@ impl Shell {
                     on_failure,
                 } = *w;
                 let sender = self.sender.get().cloned();
+                // Announced once stored, only while someone listens.
+                let announce = (self.changes.receiver_count() > 0).then(|| {
+                    (
+                        self.changes.clone(),
+                        Change::Stored {
+                            aor: aor.clone(),
+                            bindings: bindings.clone(),
+                        },
+                    )
+                });
                 self.store.write(
                     &aor,
                     &expected,
@@ -252,6 +294,9 @@ impl Shell {
                         };
                         if let (Some(t), Some(sender)) = (answer, sender) {
                             sender.send(t);
+                        }
+                        if let (Ok(Written::Stored), Some((to, change))) = (&r, announce) {
+                            let _ = to.send(change);
                         }
                         back(r.map_or_else(StoreResult::Failed, StoreResult::Written));
                     }),

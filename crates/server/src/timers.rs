@@ -26,6 +26,11 @@ pub(crate) async fn run(shell: Arc<Shell>) {
         for b in &expired {
             tracing::debug!(aor = %b.aor, contact = %b.contact, "binding expired");
         }
+        if !expired.is_empty() && shell.changes().receiver_count() > 0 {
+            let _ = shell
+                .changes()
+                .send(crate::node::Change::Expired { bindings: expired });
+        }
         let next = [next_endpoint, shell.store().next_expiry()]
             .into_iter()
             .flatten()

@@ -77,6 +77,8 @@ pub struct TestServer {
     pub udp: SocketAddr,
     /// The bound TCP listener.
     pub tcp: SocketAddr,
+    /// The running server's handle.
+    pub node: server::Node,
 }
 
 impl TestServer {
@@ -111,14 +113,26 @@ impl TestServer {
             assert!(a.ip().is_loopback() && a.port() != 0, "bound {a}");
         }
         let shutdown = Shutdown::new();
-        let task = runtime.spawn(bound.run(store, shutdown.clone()));
+        let (started, node) = std::sync::mpsc::channel();
+        let task = runtime.spawn(bound.run_with(store, shutdown.clone(), move |node| {
+            let _ = started.send(node);
+        }));
+        let node = node
+            .recv_timeout(WAIT)
+            .expect("the server hands out its node once it serves");
         TestServer {
             runtime: Some(runtime),
             task: Some(task),
             shutdown,
             udp,
             tcp,
+            node,
         }
+    }
+
+    /// Runs `f` on the server's runtime and waits for it.
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.runtime.as_ref().expect("running").block_on(f)
     }
 
     /// Triggers the shutdown and waits (within [`WAIT`]) for `run` to
