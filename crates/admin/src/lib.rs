@@ -1,0 +1,1 @@
+//! The admin listener of locus (work in progress).
