@@ -115,6 +115,12 @@ impl Node {
         }
     }
 
+    /// The sources the abuse guard blocks now, each with the end of its
+    /// block (Unix ms), soonest first.
+    pub fn blocked_sources(&self) -> Vec<(std::net::IpAddr, u64)> {
+        self.security().blocked_list(crate::now_ms())
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn encode_metrics(&self) -> String {
         self.metrics().encode(&self.gauges())

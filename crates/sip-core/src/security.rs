@@ -139,6 +139,11 @@ impl Security {
         }
     }
 
+    /// The sources blocked at `now_ms`, each with the end of its block.
+    pub fn blocked_list(&self, now_ms: u64) -> Vec<(IpAddr, u64)> {
+        self.guard.blocked_list(now_ms)
+    }
+
     /// Number of sources blocked now.
     pub fn blocked_sources(&self) -> usize {
         self.guard.blocked_sources()

@@ -311,6 +311,23 @@ impl AbuseGuard {
         self.blocked.load(Ordering::Relaxed)
     }
 
+    /// The sources blocked at `now_ms` and when each block ends (Unix ms),
+    /// soonest end first: for operators (a walk of every shard, never on
+    /// the request path).
+    pub fn blocked_list(&self, now_ms: u64) -> Vec<(IpAddr, u64)> {
+        let mut out: Vec<(IpAddr, u64)> = Vec::new();
+        for shard in self.sources.iter() {
+            let map = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            out.extend(
+                map.iter()
+                    .filter(|(_, s)| s.blocked_until_ms > now_ms)
+                    .map(|(ip, s)| (*ip, s.blocked_until_ms)),
+            );
+        }
+        out.sort_by_key(|&(ip, until)| (until, ip));
+        out
+    }
+
     fn sweep(&self, map: &mut HashMap<IpAddr, Source, KeyHasher>, now_ms: u64) {
         let cutoff = now_ms.saturating_sub(self.cfg.failure_window_ms);
         let rate_window = self.cfg.rate_window_ms;
@@ -359,6 +376,7 @@ mod tests {
         };
         let r = g.reconfigured(looser);
         assert_eq!(r.blocked_sources(), 1);
+        assert_eq!(r.blocked_list(100), vec![(ip(1), 10_002)]);
         assert_eq!(r.admit(ip(1), 100), Admission::Blocked(BlockAction::Drop));
         // ip(2) had one failure before the reload; the new limit is two.
         assert!(r.record_failure(ip(2), None, 10).is_some());
