@@ -15,6 +15,7 @@
 //!   reloads; `metrics`: counters and logs of the endpoint's events;
 //!   `node`: the handle operations steer the running server with.
 
+mod change;
 mod config;
 mod connections;
 mod housekeeping;
@@ -29,9 +30,10 @@ mod tcp;
 mod timers;
 mod udp;
 
+pub use change::Change;
 pub use config::{AuthSetup, ListenAddr, MulticastConfig, ServerConfig};
 pub use metrics::{Gauges, Metrics, Totals, RESULTS};
-pub use node::{Change, Node, Reloaded};
+pub use node::{Node, Reloaded};
 pub use shutdown::Shutdown;
 pub use sip_core::security::AuthMode;
 

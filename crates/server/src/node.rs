@@ -2,33 +2,17 @@
 //! reload and the signal handlers read and steer, without reaching into
 //! the shell. A [`Node`] is handed out once every listener serves.
 
+use crate::change::Change;
 use crate::config::{ListenAddr, ServerConfig};
 use crate::connections::Connections;
 use crate::metrics::{Gauges, Metrics};
 use crate::shell::Shell;
-use location_model::{Binding, LocationStore, StoreError};
+use location_model::{LocationStore, StoreError};
 use sip_core::security::Security;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
-
-/// A change of the location store made through this node.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// The whole set of an AOR, as written (empty: the AOR is gone).
-    Stored {
-        /// The AOR.
-        aor: String,
-        /// Its bindings now.
-        bindings: Vec<Binding>,
-    },
-    /// These bindings expired and left the store.
-    Expired {
-        /// The bindings that expired.
-        bindings: Vec<Binding>,
-    },
-}
 
 /// What a reload did ([`Node::reload`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

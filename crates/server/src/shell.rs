@@ -7,8 +7,8 @@
 //! writer thread of the durable backend, right after the commit) sends it
 //! before the result reaches the endpoint, so no task is woken in between.
 
+use crate::change::Change;
 use crate::metrics::Metrics;
-use crate::node::Change;
 use crate::sender::Sender;
 use crate::shutdown::Shutdown;
 use crate::sink::Deliver;

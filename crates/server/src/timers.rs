@@ -29,7 +29,7 @@ pub(crate) async fn run(shell: Arc<Shell>) {
         if !expired.is_empty() && shell.changes().receiver_count() > 0 {
             let _ = shell
                 .changes()
-                .send(crate::node::Change::Expired { bindings: expired });
+                .send(crate::change::Change::Expired { bindings: expired });
         }
         let next = [next_endpoint, shell.store().next_expiry()]
             .into_iter()
