@@ -30,7 +30,8 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub const DOMAIN: &str = "example.com";
 
 /// The SIP server's settings: UDP and TCP on loopback port 0, serving
-/// [`DOMAIN`], no authentication.
+/// [`DOMAIN`], no authentication, lifetimes down to 1 s (so that a test
+/// can see a binding expire).
 pub fn server_config() -> ServerConfig {
     let any: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
     ServerConfig {
@@ -39,6 +40,7 @@ pub fn server_config() -> ServerConfig {
         core: CoreConfig {
             registrar: RegistrarConfig {
                 domains: vec![DOMAIN.to_string()],
+                min_expires: 1,
                 ..RegistrarConfig::default()
             },
             ..CoreConfig::default()
@@ -383,6 +385,92 @@ impl Ua {
                 Instant::now() < deadline,
                 "no final answer to REGISTER within {WAIT:?}"
             );
+        }
+    }
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    /// Its `event:` name (`message` when none).
+    pub name: String,
+    /// Its `data:` lines joined.
+    pub data: String,
+}
+
+/// Reads the events of a `text/event-stream` response.
+pub struct Sse {
+    resp: reqwest::Response,
+    buf: String,
+    /// Comment lines seen so far (`: keepalive`).
+    pub comments: Vec<String>,
+}
+
+impl Sse {
+    /// Opens the live feed with the bearer token.
+    pub async fn open(h: &Harness) -> Sse {
+        let resp = h
+            .http
+            .get(h.url("/api/v1/events"))
+            .bearer_auth(&h.token)
+            // The client's own timeout would end the stream.
+            .timeout(Duration::from_secs(3600))
+            .send()
+            .await
+            .expect("GET /api/v1/events");
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["content-type"], "text/event-stream");
+        Sse {
+            resp,
+            buf: String::new(),
+            comments: Vec::new(),
+        }
+    }
+
+    /// The next event, whatever it is, within [`WAIT`]; `None` when the
+    /// stream ended.
+    pub async fn next(&mut self) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut name = "message".to_string();
+                let mut data = Vec::new();
+                for line in block.lines() {
+                    if let Some(c) = line.strip_prefix(':') {
+                        self.comments.push(c.to_string());
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        name = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push(v.trim_start().to_string());
+                    }
+                }
+                if !data.is_empty() {
+                    return Some(SseEvent {
+                        name,
+                        data: data.join("\n"),
+                    });
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.resp.chunk())
+                .await
+                .expect("an event within the wait")
+                .expect("the stream reads");
+            match chunk {
+                Some(bytes) => self.buf.push_str(&String::from_utf8_lossy(&bytes)),
+                None => return None,
+            }
+        }
+    }
+
+    /// The next event named `name` (others skipped), as JSON.
+    pub async fn next_named(&mut self, name: &str) -> serde_json::Value {
+        loop {
+            let ev = self.next().await.expect("the stream goes on");
+            if ev.name == name {
+                return serde_json::from_str(&ev.data).expect("event data is JSON");
+            }
         }
     }
 }
