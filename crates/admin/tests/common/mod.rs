@@ -89,6 +89,8 @@ pub struct Options {
     pub users: bool,
     /// Serve HTTPS with these files.
     pub tls: Option<TlsFiles>,
+    /// The certificate (PEM) the client trusts for HTTPS.
+    pub trust: Option<Vec<u8>>,
 }
 
 /// The SIP server and the admin listener, running.
@@ -177,6 +179,21 @@ impl Harness {
         };
         let secret = token.as_str().to_string();
         let admin = tokio::spawn(listener.serve(token, ctx, shutdown.clone()));
+        let mut http = reqwest::Client::builder().timeout(WAIT);
+        if let Some(pem) = &opts.trust {
+            http = http.add_root_certificate(reqwest::Certificate::from_pem(pem).expect("PEM"));
+        }
+        let http = http.build().expect("http client");
+        // Serving (and sampling) once it answers.
+        let health = format!("{base}/healthz");
+        poll("the admin listener answers", || {
+            let (http, health) = (http.clone(), health.clone());
+            async move {
+                let resp = http.get(health).send().await.ok()?;
+                (resp.status() == 200).then_some(())
+            }
+        })
+        .await;
         Harness {
             dir,
             base,
@@ -186,10 +203,7 @@ impl Harness {
             reload,
             token_file,
             audit_log,
-            http: reqwest::Client::builder()
-                .timeout(WAIT)
-                .build()
-                .expect("http client"),
+            http,
             shutdown,
             server: Some(server),
             admin: Some(admin),
@@ -338,7 +352,7 @@ impl Ua {
     }
 
     /// Sends a REGISTER of `user@DOMAIN` binding `contact` for `expires`
-    /// seconds to `server`, retransmitting every 500 ms (as RFC 3261's T1)
+    /// seconds to `server` (`*` is sent bare, anything else in `<>`), retransmitting every 500 ms (as RFC 3261's T1)
     /// until the final answer; returns its status code.
     pub async fn register(
         &self,
@@ -350,10 +364,15 @@ impl Ua {
         let local = self.sock.local_addr().expect("local addr");
         let aor = format!("sip:{user}@{DOMAIN}");
         let call_id = unique("cid");
+        let contact = if contact == "*" {
+            "*".to_string()
+        } else {
+            format!("<{contact}>")
+        };
         let msg = format!(
             "REGISTER sip:{DOMAIN} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={};rport\r\n\
              Max-Forwards: 70\r\nFrom: <{aor}>;tag={}\r\nTo: <{aor}>\r\nCall-ID: {}\r\n\
-             CSeq: 1 REGISTER\r\nContact: <{contact}>\r\nExpires: {expires}\r\n\
+             CSeq: 1 REGISTER\r\nContact: {contact}\r\nExpires: {expires}\r\n\
              User-Agent: admin-test/1.0\r\nContent-Length: 0\r\n\r\n",
             unique("z9hG4bK"),
             unique("t"),
