@@ -111,6 +111,8 @@ pub struct Harness {
     pub token_file: PathBuf,
     /// The audit log.
     pub audit_log: PathBuf,
+    /// The certificate reloader of an HTTPS listener.
+    pub tls_reloader: Option<admin::TlsReloader>,
     /// An HTTP client (no cookie store: tests handle the cookie).
     pub http: reqwest::Client,
     shutdown: Shutdown,
@@ -168,6 +170,7 @@ impl Harness {
         };
         let listener = admin::bind(&cfg).await.expect("bind admin");
         let base = format!("{}://{}", listener.scheme(), listener.local_addr());
+        let tls_reloader = listener.tls_reloader();
         assert_eq!(listener.scheme(), if secure { "https" } else { "http" });
         let reload = Arc::new(FakeReload::default());
         let ctx = AdminContext {
@@ -203,6 +206,7 @@ impl Harness {
             reload,
             token_file,
             audit_log,
+            tls_reloader,
             http,
             shutdown,
             server: Some(server),
