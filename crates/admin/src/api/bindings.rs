@@ -4,7 +4,7 @@
 //! feeds.
 
 use crate::api::tags;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Path, Query};
 use crate::state::Shared;
