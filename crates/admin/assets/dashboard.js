@@ -622,10 +622,15 @@
     const plotW = width - left - right;
     const plotH = height - top - bottom;
 
-    const span = HISTORY_MAX * intervalSeconds * 1000;
+    // The window grows with the history, from 2 minutes to all of it.
     const end = history.length > 0 ? history[history.length - 1].t : Date.now() + clockSkewMs;
+    const full = HISTORY_MAX * intervalSeconds * 1000;
+    const have = history.length > 0 ? end - history[0].t : 0;
+    const span = Math.min(full, Math.max(120000, Math.ceil(have / 60000) * 60000));
     const start = end - span;
     const samples = history.filter((s) => s.t >= start);
+    const minutes = Math.round(span / 60000);
+    $('chart-window').textContent = 'last ' + minutes + ' minutes, per second';
 
     let peak = 0;
     for (const s of samples) {
@@ -656,7 +661,6 @@
     }
     ctx.textAlign = 'center';
     ctx.textBaseline = 'top';
-    const minutes = Math.round(span / 60000);
     const tickEvery = minutes > 6 ? 2 : 1;
     for (let m = 0; m <= minutes; m += tickEvery) {
       const t = end - m * 60000;
