@@ -859,7 +859,7 @@
 
   // ---------------------------------------------------------- live feed
 
-  let feed = null;
+  let feed = null; // the current EventSource
   let feedOpenTimer = null;
 
   function parse(event) {
@@ -874,28 +874,29 @@
   // (re)opens, the list is loaded again (nothing missed in between).
   function connectFeed() {
     badge('badge-live', 'connecting', 'muted');
-    feed = new EventSource('/api/v1/events');
+    const source = new EventSource('/api/v1/events');
+    feed = source;
     clearTimeout(feedOpenTimer);
     feedOpenTimer = setTimeout(() => {
       if (!everLoaded) loadBindings();
     }, FEED_OPEN_GRACE_MS);
-    feed.addEventListener('open', () => {
+    source.addEventListener('open', () => {
       clearTimeout(feedOpenTimer);
       badge('badge-live', 'live', 'ok');
       loadBindings();
     });
-    feed.addEventListener('error', () => {
-      if (feed.readyState === EventSource.CLOSED) {
+    source.addEventListener('error', () => {
+      if (source.readyState === EventSource.CLOSED) {
         badge('badge-live', 'offline', 'bad');
-        feed.close();
-        setTimeout(reconnectFeed, FEED_RETRY_MS);
+        source.close();
+        if (feed === source) setTimeout(reconnectFeed, FEED_RETRY_MS);
       } else {
         badge('badge-live', 'reconnecting', 'warn');
       }
     });
-    feed.addEventListener('binding', (e) => onBindingEvent(parse(e)));
-    feed.addEventListener('expired', (e) => onExpiredEvent(parse(e)));
-    feed.addEventListener('stats', (e) => {
+    source.addEventListener('binding', (e) => onBindingEvent(parse(e)));
+    source.addEventListener('expired', (e) => onExpiredEvent(parse(e)));
+    source.addEventListener('stats', (e) => {
       const s = parse(e);
       addSample(s, Date.now());
       if (s && typeof s.bindings === 'number') $('stat-bindings').textContent = fmtNumber(s.bindings);
@@ -904,7 +905,7 @@
       }
       drawChart();
     });
-    feed.addEventListener('lagged', () => {
+    source.addEventListener('lagged', () => {
       loadBindings();
       loadHistory();
     });
