@@ -626,7 +626,7 @@
     const end = history.length > 0 ? history[history.length - 1].t : Date.now() + clockSkewMs;
     const full = HISTORY_MAX * intervalSeconds * 1000;
     const have = history.length > 0 ? end - history[0].t : 0;
-    const span = Math.min(full, Math.max(120000, Math.ceil(have / 60000) * 60000));
+    const span = Math.min(full, Math.max(120000, have));
     const start = end - span;
     const samples = history.filter((s) => s.t >= start);
     const minutes = Math.round(span / 60000);
@@ -639,7 +639,10 @@
         if (v > peak) peak = v;
       }
     }
-    const yMax = niceCeil(peak);
+    // Four or so round steps (1, 2 or 5 times a power of ten) up to the peak.
+    const step = peak > 0 ? niceCeil(peak / 4) : 0.25;
+    const steps = Math.max(1, Math.ceil(peak / step - 1e-9));
+    const yMax = step * steps;
     const x = (t) => left + ((t - start) / span) * plotW;
     const y = (v) => top + plotH - (v / yMax) * plotH;
 
@@ -649,9 +652,8 @@
     ctx.fillStyle = fg;
     ctx.textAlign = 'right';
     ctx.textBaseline = 'middle';
-    const steps = 4;
     for (let i = 0; i <= steps; i++) {
-      const v = (yMax / steps) * i;
+      const v = step * i;
       const py = Math.round(y(v)) + 0.5;
       ctx.beginPath();
       ctx.moveTo(left, py);
@@ -662,14 +664,14 @@
     ctx.textAlign = 'center';
     ctx.textBaseline = 'top';
     const tickEvery = minutes > 6 ? 2 : 1;
-    for (let m = 0; m <= minutes; m += tickEvery) {
+    for (let m = 0; m * 60000 <= span; m += tickEvery) {
       const t = end - m * 60000;
       const px = Math.round(x(t)) + 0.5;
       ctx.beginPath();
       ctx.moveTo(px, top + plotH);
       ctx.lineTo(px, top + plotH + 4);
       ctx.stroke();
-      ctx.textAlign = m === 0 ? 'right' : m === minutes ? 'left' : 'center';
+      ctx.textAlign = m === 0 ? 'right' : x(t) - left < 24 ? 'left' : 'center';
       ctx.fillText(m === 0 ? 'now' : '−' + m + ' min', m === 0 ? px + 4 : px, top + plotH + 6);
     }
 

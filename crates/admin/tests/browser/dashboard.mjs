@@ -183,6 +183,7 @@ try {
   if (docs) {
     await page.waitForTimeout(Number(process.env.LOCUS_DOCS_WAIT_MS || 0));
     await page.locator('#search').fill('');
+    await page.evaluate(() => document.activeElement && document.activeElement.blur());
     await page.mouse.move(0, 0);
     await page.screenshot({ path: docs, fullPage: true });
   }
