@@ -5,8 +5,9 @@
 //! then registers a contact over a real UDP socket with a User-Agent that
 //! is HTML, and the script checks that the row appears without a reload,
 //! shows the User-Agent as text (no element made of it, no dialog, no CSP
-//! violation), takes a screenshot and removes the binding with the row's
-//! button. The test then checks the store and the audit log.
+//! violation), takes a screenshot, filters, removes the binding with the
+//! row's button and logs out. The test then checks the store and the
+//! audit log.
 //!
 //! Node, playwright-core and Chromium missing make the test fail, saying
 //! to run `scripts/test` (which installs them); it never passes without

@@ -7,6 +7,10 @@
 //   test -> script: REGISTERED   a REGISTER was answered 200 by the server
 //   script -> test: DONE         every check passed (exit status 0)
 //
+// Between those it checks the login page (401, a wrong token refused),
+// the registration shown live as text, the filter, removing it with the
+// row's button, and logging out.
+//
 // Any failure is printed to stderr as "dashboard.mjs: ..." and exits
 // non-zero. Every wait has a deadline; the whole run has one too.
 //
@@ -170,6 +174,16 @@ try {
 
   await page.screenshot({ path: screenshot, fullPage: true });
 
+  // The filter matches the User-Agent, and hides rows that do not match.
+  const search = page.getByLabel('Filter by AOR, contact or user agent');
+  await search.fill('onerror=ALERT');
+  await row.waitFor({ state: 'visible' });
+  await search.fill('no such registration, surely');
+  await row.waitFor({ state: 'hidden' });
+  await page.locator('#bindings-empty').filter({ hasText: 'No registration matches.' }).waitFor();
+  await search.fill('');
+  await row.waitFor({ state: 'visible' });
+
   // Remove it with the row's button (confirming), and see it go.
   expectConfirm = (message) => message.includes(contact);
   await row.getByRole('button', { name: /^Remove / }).click();
@@ -187,6 +201,12 @@ try {
     await page.mouse.move(0, 0);
     await page.screenshot({ path: docs, fullPage: true });
   }
+
+  // Logging out ends the session: the login page again.
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.locator('#login-form').waitFor({ state: 'visible' });
+  const after = await page.request.get(base + '/api/v1/session');
+  check(after.status() === 401, 'GET /api/v1/session after logging out answered ' + after.status());
 
   check(problems.length === 0, 'the page reported problems:\n  ' + problems.join('\n  '));
   say('DONE');
