@@ -105,10 +105,15 @@ fn counted(node: &server::Node) -> Counted {
     c
 }
 
-/// Samples every [`INTERVAL`] until the listener stops.
-pub(crate) async fn run(app: Shared) {
+/// Starts sampling: the counters now are the base of the first sample;
+/// a task takes one every [`INTERVAL`] until the listener stops.
+pub(crate) fn start(app: Shared) {
+    let before = counted(&app.ctx.node);
+    tokio::spawn(run(app, before));
+}
+
+async fn run(app: Shared, mut before: Counted) {
     let node = &app.ctx.node;
-    let mut before = counted(node);
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + INTERVAL, INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -104,7 +104,7 @@ impl AdminListener {
             self.tls.is_some(),
             shutdown.clone(),
         ));
-        tokio::spawn(crate::history::run(app.clone()));
+        crate::history::start(app.clone());
         let router = crate::router::build(app);
         let stopping = shutdown.clone();
         let grace = async move {

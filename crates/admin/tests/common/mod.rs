@@ -30,7 +30,8 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub const DOMAIN: &str = "example.com";
 
 /// The SIP server's settings: UDP and TCP on loopback port 0, serving
-/// [`DOMAIN`], no authentication.
+/// [`DOMAIN`], no authentication, lifetimes down to 1 s (so that a test
+/// can see a binding expire).
 pub fn server_config() -> ServerConfig {
     let any: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
     ServerConfig {
@@ -39,6 +40,7 @@ pub fn server_config() -> ServerConfig {
         core: CoreConfig {
             registrar: RegistrarConfig {
                 domains: vec![DOMAIN.to_string()],
+                min_expires: 1,
                 ..RegistrarConfig::default()
             },
             ..CoreConfig::default()
@@ -87,6 +89,8 @@ pub struct Options {
     pub users: bool,
     /// Serve HTTPS with these files.
     pub tls: Option<TlsFiles>,
+    /// The certificate (PEM) the client trusts for HTTPS.
+    pub trust: Option<Vec<u8>>,
 }
 
 /// The SIP server and the admin listener, running.
@@ -107,6 +111,8 @@ pub struct Harness {
     pub token_file: PathBuf,
     /// The audit log.
     pub audit_log: PathBuf,
+    /// The certificate reloader of an HTTPS listener.
+    pub tls_reloader: Option<admin::TlsReloader>,
     /// An HTTP client (no cookie store: tests handle the cookie).
     pub http: reqwest::Client,
     shutdown: Shutdown,
@@ -164,6 +170,7 @@ impl Harness {
         };
         let listener = admin::bind(&cfg).await.expect("bind admin");
         let base = format!("{}://{}", listener.scheme(), listener.local_addr());
+        let tls_reloader = listener.tls_reloader();
         assert_eq!(listener.scheme(), if secure { "https" } else { "http" });
         let reload = Arc::new(FakeReload::default());
         let ctx = AdminContext {
@@ -175,6 +182,21 @@ impl Harness {
         };
         let secret = token.as_str().to_string();
         let admin = tokio::spawn(listener.serve(token, ctx, shutdown.clone()));
+        let mut http = reqwest::Client::builder().timeout(WAIT);
+        if let Some(pem) = &opts.trust {
+            http = http.add_root_certificate(reqwest::Certificate::from_pem(pem).expect("PEM"));
+        }
+        let http = http.build().expect("http client");
+        // Serving (and sampling) once it answers.
+        let health = format!("{base}/healthz");
+        poll("the admin listener answers", || {
+            let (http, health) = (http.clone(), health.clone());
+            async move {
+                let resp = http.get(health).send().await.ok()?;
+                (resp.status() == 200).then_some(())
+            }
+        })
+        .await;
         Harness {
             dir,
             base,
@@ -184,10 +206,8 @@ impl Harness {
             reload,
             token_file,
             audit_log,
-            http: reqwest::Client::builder()
-                .timeout(WAIT)
-                .build()
-                .expect("http client"),
+            tls_reloader,
+            http,
             shutdown,
             server: Some(server),
             admin: Some(admin),
@@ -336,7 +356,7 @@ impl Ua {
     }
 
     /// Sends a REGISTER of `user@DOMAIN` binding `contact` for `expires`
-    /// seconds to `server`, retransmitting every 500 ms (as RFC 3261's T1)
+    /// seconds to `server` (`*` is sent bare, anything else in `<>`), retransmitting every 500 ms (as RFC 3261's T1)
     /// until the final answer; returns its status code.
     pub async fn register(
         &self,
@@ -348,10 +368,15 @@ impl Ua {
         let local = self.sock.local_addr().expect("local addr");
         let aor = format!("sip:{user}@{DOMAIN}");
         let call_id = unique("cid");
+        let contact = if contact == "*" {
+            "*".to_string()
+        } else {
+            format!("<{contact}>")
+        };
         let msg = format!(
             "REGISTER sip:{DOMAIN} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={};rport\r\n\
              Max-Forwards: 70\r\nFrom: <{aor}>;tag={}\r\nTo: <{aor}>\r\nCall-ID: {}\r\n\
-             CSeq: 1 REGISTER\r\nContact: <{contact}>\r\nExpires: {expires}\r\n\
+             CSeq: 1 REGISTER\r\nContact: {contact}\r\nExpires: {expires}\r\n\
              User-Agent: admin-test/1.0\r\nContent-Length: 0\r\n\r\n",
             unique("z9hG4bK"),
             unique("t"),
@@ -383,6 +408,92 @@ impl Ua {
                 Instant::now() < deadline,
                 "no final answer to REGISTER within {WAIT:?}"
             );
+        }
+    }
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    /// Its `event:` name (`message` when none).
+    pub name: String,
+    /// Its `data:` lines joined.
+    pub data: String,
+}
+
+/// Reads the events of a `text/event-stream` response.
+pub struct Sse {
+    resp: reqwest::Response,
+    buf: String,
+    /// Comment lines seen so far (`: keepalive`).
+    pub comments: Vec<String>,
+}
+
+impl Sse {
+    /// Opens the live feed with the bearer token.
+    pub async fn open(h: &Harness) -> Sse {
+        let resp = h
+            .http
+            .get(h.url("/api/v1/events"))
+            .bearer_auth(&h.token)
+            // The client's own timeout would end the stream.
+            .timeout(Duration::from_secs(3600))
+            .send()
+            .await
+            .expect("GET /api/v1/events");
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["content-type"], "text/event-stream");
+        Sse {
+            resp,
+            buf: String::new(),
+            comments: Vec::new(),
+        }
+    }
+
+    /// The next event, whatever it is, within [`WAIT`]; `None` when the
+    /// stream ended.
+    pub async fn next(&mut self) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut name = "message".to_string();
+                let mut data = Vec::new();
+                for line in block.lines() {
+                    if let Some(c) = line.strip_prefix(':') {
+                        self.comments.push(c.to_string());
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        name = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push(v.trim_start().to_string());
+                    }
+                }
+                if !data.is_empty() {
+                    return Some(SseEvent {
+                        name,
+                        data: data.join("\n"),
+                    });
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.resp.chunk())
+                .await
+                .expect("an event within the wait")
+                .expect("the stream reads");
+            match chunk {
+                Some(bytes) => self.buf.push_str(&String::from_utf8_lossy(&bytes)),
+                None => return None,
+            }
+        }
+    }
+
+    /// The next event named `name` (others skipped), as JSON.
+    pub async fn next_named(&mut self, name: &str) -> serde_json::Value {
+        loop {
+            let ev = self.next().await.expect("the stream goes on");
+            if ev.name == name {
+                return serde_json::from_str(&ev.data).expect("event data is JSON");
+            }
         }
     }
 }
