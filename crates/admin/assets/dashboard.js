@@ -489,7 +489,7 @@
     $('bindings-empty').textContent = term === '' ? 'No registrations.' : 'No registration matches.';
     let aorCount = 0;
     for (const list of source.values()) if (list.some((b) => term === '' || matches(b, term))) aorCount++;
-    const total = term === '' ? 'registered' : 'matching';
+    const total = term !== '' ? 'matching' : complete ? 'registered' : 'loaded';
     $('bindings-count').textContent = everLoaded
       ? fmtNumber(rows.length) + ' ' + (rows.length === 1 ? 'binding' : 'bindings') + ' of ' +
         fmtNumber(aorCount) + ' ' + (aorCount === 1 ? 'AOR' : 'AORs') + ' ' + total
