@@ -32,7 +32,10 @@ fn main() -> ExitCode {
     match cli::Cli::parse().command {
         cli::Command::Serve(args) => {
             let settings = settings::resolve(&args).unwrap_or_else(|err| exit::invalid(err));
-            serve::run(settings)
+            match args.check_config() {
+                Some(file) => serve::config_ok(file),
+                None => serve::run(*args, settings),
+            }
         }
         cli::Command::Bindings(args) => bindings_cmd::run(&args),
         cli::Command::Users(cmd) => users_cmd::run(&cmd),
