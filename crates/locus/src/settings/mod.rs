@@ -49,7 +49,7 @@ use general::{
 use setting::Declared;
 use sources::Sources;
 
-pub use admin::{AdminSettings, AUDIT_LOG_NAME};
+pub use admin::{AdminSettings, AUDIT_LOG_NAME, DEFAULT_ADMIN_LISTEN, TOKEN_FILE_NAME};
 pub use auth::AuthSettings;
 pub use error::ConfigError;
 pub use flags::ServeArgs;
@@ -165,4 +165,27 @@ pub fn resolve(args: &ServeArgs) -> Result<Settings, ConfigError> {
         admin: admin::resolve(&sources, &data_dir)?,
         data_dir,
     })
+}
+
+/// The settings of a server started with `--config path` and no other
+/// flag (the management commands read a server's file this way).
+pub fn from_file(path: &std::path::Path) -> Result<Settings, ConfigError> {
+    use clap::{Args, Command, FromArgMatches};
+    let command = ServeArgs::augment_args(Command::new("serve"));
+    let argv = [
+        std::ffi::OsStr::new("serve"),
+        "--config".as_ref(),
+        path.as_os_str(),
+    ];
+    let matches = command
+        .try_get_matches_from(argv)
+        .map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+    let args = ServeArgs::from_arg_matches(&matches).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    resolve(&args)
 }

@@ -771,6 +771,7 @@ fn find(h: &[u8], n: &[u8]) -> Option<usize> {
 pub fn bindings_cmd(data_dir: &Path, aor: Option<&str>) -> (ExitStatus, String) {
     let mut cmd = Command::new(bin());
     cmd.arg("bindings").arg("--data-dir").arg(data_dir);
+    cmd.args(admin_url_args(data_dir));
     if let Some(a) = aor {
         cmd.arg(a);
     }
@@ -782,6 +783,7 @@ pub fn bindings_cmd(data_dir: &Path, aor: Option<&str>) -> (ExitStatus, String) 
 pub fn users_cmd(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(bin());
     cmd.arg("users").args(args).arg("--data-dir").arg(data_dir);
+    cmd.args(admin_url_args(data_dir));
     run(&mut cmd, stdin, WAIT)
 }
 
