@@ -28,6 +28,8 @@ mod setting;
 mod sources;
 
 #[cfg(test)]
+mod contrib_tests;
+#[cfg(test)]
 mod declaration_tests;
 #[cfg(test)]
 mod readme_tests;
