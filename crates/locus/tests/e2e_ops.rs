@@ -318,3 +318,44 @@ fn root_gives_what_it_creates_back_to_the_data_directorys_owner() {
     );
     assert_eq!(locus.terminate().code(), Some(0));
 }
+
+/// The systemd unit of contrib/ passes `systemd-analyze verify` (with its
+/// ExecStart pointed at the binary under test, since /usr/local/bin/locus
+/// is not installed here) and keeps its sandbox.
+#[test]
+fn the_systemd_unit_verifies() {
+    let unit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contrib/locus.service");
+    let text = std::fs::read_to_string(&unit).unwrap();
+    for line in [
+        "DynamicUser=yes",
+        "StateDirectory=locus",
+        "AmbientCapabilities=CAP_NET_BIND_SERVICE",
+        "CapabilityBoundingSet=CAP_NET_BIND_SERVICE",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "PrivateDevices=yes",
+        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+        "SystemCallFilter=@system-service",
+        "LimitNOFILE=65536",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "LoadCredential=admin-token:/etc/locus/admin-token",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line} in the unit");
+    }
+    assert!(text.contains("--data-dir /var/lib/locus"), "{text}");
+    assert!(text.contains("--admin-token-file %d/admin-token"), "{text}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("locus.service");
+    std::fs::write(&copy, text.replace("/usr/local/bin/locus", bin())).unwrap();
+    let analyze = tool("systemd-analyze", "systemd");
+    let out = run(Command::new(analyze).arg("verify").arg(&copy), None, WAIT);
+    assert!(
+        out.status.success() && stderr(&out).trim().is_empty(),
+        "systemd-analyze verify: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
