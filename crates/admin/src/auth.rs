@@ -3,8 +3,9 @@
 //! made with the cookie. A missing or wrong token gets the same 401 for
 //! every path, whether it exists or not.
 
+use crate::caller::{Caller, PeerAddr};
 use crate::error::{csrf_refused, unauthorized};
-use crate::listener::Peer;
+use crate::peer::Peer;
 use crate::sessions::{Session, COOKIE};
 use crate::state::Shared;
 use crate::token::digest;
@@ -17,19 +18,6 @@ use subtle::ConstantTimeEq;
 
 /// The header a cookie-authenticated change carries its CSRF value in.
 pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
-
-/// Who made an authenticated request.
-#[derive(Debug, Clone)]
-pub(crate) struct Caller {
-    /// The session of the cookie; `None` for a bearer token.
-    pub session: Option<Session>,
-    /// The client's address.
-    pub peer: Option<SocketAddr>,
-}
-
-/// The client's address, for handlers that run before authentication.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PeerAddr(pub Option<SocketAddr>);
 
 /// What a request needs to get through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,10 +5,9 @@
 //! (blocked sources, bindings). Every sample is also sent to the live
 //! feeds (`event: stats`).
 
-use crate::state::Shared;
 use serde::Serialize;
 use std::collections::VecDeque;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::broadcast;
 use utoipa::ToSchema;
@@ -107,23 +106,28 @@ fn counted(node: &server::Node) -> Counted {
 
 /// Starts sampling: the counters now are the base of the first sample;
 /// a task takes one every [`INTERVAL`] until the listener stops.
-pub(crate) fn start(app: Shared) {
-    let before = counted(&app.ctx.node);
-    tokio::spawn(run(app, before));
+pub(crate) fn start(history: Arc<History>, node: server::Node, shutdown: server::Shutdown) {
+    let before = counted(&node);
+    tokio::spawn(run(history, node, shutdown, before));
 }
 
-async fn run(app: Shared, mut before: Counted) {
-    let node = &app.ctx.node;
+async fn run(
+    history: Arc<History>,
+    node: server::Node,
+    shutdown: server::Shutdown,
+    mut before: Counted,
+) {
+    let node = &node;
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + INTERVAL, INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            () = app.shutdown.wait() => return,
+            () = shutdown.wait() => return,
         }
         let now = counted(node);
         let gauges = node.gauges();
-        app.history.push(Sample {
+        history.push(Sample {
             t: crate::clock::now_ms(),
             register_ok: now.register_ok.saturating_sub(before.register_ok),
             register_failed: now.register_failed.saturating_sub(before.register_failed),

@@ -10,17 +10,19 @@
 //! [`server::Shutdown`] fires.
 //!
 //! Modules: `config` and `context` (what the caller hands in), `token`,
-//! `listener` and `tls` (sockets and certificates), `state` (what every
-//! request shares), `auth`, `sessions` and `headers` (the gate every
-//! request passes), `error` and `extract` (JSON errors and the extractors
-//! that give them), `audit`, `store_call`, `clock`, `router` (routes and
-//! the OpenAPI document) and `api/` (one module per resource).
+//! `listener`, `tls` and `peer` (sockets, certificates, client
+//! addresses), `state` (what every request shares), `auth`, `caller`,
+//! `sessions` and `headers` (the gate every request passes), `error` and
+//! `extract` (JSON errors and the extractors that give them), `audit`,
+//! `history` (the stats sampler), `store_call`, `clock`, `router` (routes
+//! and the OpenAPI document) and `api/` (one module per resource).
 
 #![warn(missing_docs)]
 
 mod api;
 mod audit;
 mod auth;
+mod caller;
 mod clock;
 mod config;
 mod context;
@@ -29,6 +31,7 @@ mod extract;
 mod headers;
 mod history;
 mod listener;
+mod peer;
 mod router;
 mod sessions;
 mod state;

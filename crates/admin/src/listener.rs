@@ -6,11 +6,10 @@
 use crate::audit::Audit;
 use crate::config::AdminConfig;
 use crate::context::AdminContext;
+use crate::peer::Peer;
 use crate::state::AppState;
 use crate::tls::{Tls, TlsReloader};
 use crate::token::Token;
-use axum::extract::connect_info::Connected;
-use axum::serve::IncomingStream;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,16 +18,6 @@ use tokio::net::TcpListener;
 
 /// How long open connections get to finish after the shutdown fires.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
-/// The client's address of a connection (what the audit log records).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Peer(pub SocketAddr);
-
-impl Connected<IncomingStream<'_, TcpListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
-        Peer(*stream.remote_addr())
-    }
-}
 
 /// The admin listener, bound and ready to serve.
 #[derive(Debug)]
@@ -104,7 +93,7 @@ impl AdminListener {
             self.tls.is_some(),
             shutdown.clone(),
         ));
-        crate::history::start(app.clone());
+        crate::history::start(app.history.clone(), app.ctx.node.clone(), shutdown.clone());
         let router = crate::router::build(app);
         let stopping = shutdown.clone();
         let grace = async move {

@@ -14,7 +14,6 @@ use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use std::sync::LazyLock;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -98,18 +97,6 @@ fn routes() -> OpenApiRouter<Shared> {
         .routes(routes!(reload::reload))
 }
 
-/// The OpenAPI document, as JSON.
-pub(crate) fn document_json() -> String {
-    static DOC: LazyLock<String> = LazyLock::new(|| {
-        routes()
-            .split_for_parts()
-            .1
-            .to_json()
-            .unwrap_or_else(|e| format!("{{\"error\":\"cannot encode the document: {e}\"}}"))
-    });
-    DOC.clone()
-}
-
 async fn not_found() -> Response {
     crate::error::ApiError::not_found("not found").into_response()
 }
@@ -119,9 +106,15 @@ async fn method_not_allowed() -> Response {
         .into_response()
 }
 
-/// The router of a listener with state `app`.
+/// The router of a listener with state `app` (whose `openapi` it sets).
 pub(crate) fn build(app: Shared) -> Router {
-    let (router, _) = routes().split_for_parts();
+    let (router, doc) = routes().split_for_parts();
+    match doc.to_json() {
+        Ok(json) => {
+            let _ = app.openapi.set(json);
+        }
+        Err(e) => tracing::error!(error = %e, "cannot encode the OpenAPI document"),
+    }
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -2,12 +2,12 @@
 //! the context, the sessions, the audit log, the stats history.
 
 use crate::audit::{Audit, Entry};
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::context::AdminContext;
 use crate::history::History;
 use crate::sessions::Sessions;
 use crate::token::{digest, Token};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use subtle::ConstantTimeEq;
 
 /// The shared state, as handlers get it.
@@ -26,7 +26,9 @@ pub(crate) struct AppState {
     /// The audit log.
     audit: Audit,
     /// The last ten minutes of samples, and their feed.
-    pub history: History,
+    pub history: Arc<History>,
+    /// The OpenAPI document as JSON (set when the router is built).
+    pub openapi: OnceLock<String>,
     /// True under TLS (the session cookie gets `Secure`).
     pub secure: bool,
     /// Fires when the listener stops (ends event streams and waits).
@@ -48,7 +50,8 @@ impl AppState {
             ctx,
             sessions: Sessions::default(),
             audit,
-            history: History::default(),
+            history: Arc::new(History::default()),
+            openapi: OnceLock::new(),
             secure,
             shutdown,
         }

@@ -4,7 +4,7 @@
 //! and hands axum the connections that completed one.
 
 use crate::config::TlsFiles;
-use axum::serve::{IncomingStream, Listener};
+use axum::serve::Listener;
 use std::io::{self, BufReader};
 use std::net::SocketAddr;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -219,13 +219,5 @@ impl Listener for TlsListener {
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
         Ok(self.local)
-    }
-}
-
-impl axum::extract::connect_info::Connected<IncomingStream<'_, TlsListener>>
-    for crate::listener::Peer
-{
-    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
-        crate::listener::Peer(*stream.remote_addr())
     }
 }

@@ -287,6 +287,14 @@ async fn a_session_cookie_works_and_its_changes_need_the_csrf_token() {
     assert_eq!(status, 200);
     let page = with_cookie(Method::GET, "/").send().await.expect("send");
     assert_eq!(page.status(), 200, "the dashboard with the cookie");
+    // The live feed takes the cookie too (EventSource sends no header).
+    let feed = with_cookie(Method::GET, "/api/v1/events")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(feed.status(), 200);
+    assert_eq!(feed.headers()[header::CONTENT_TYPE], "text/event-stream");
+    drop(feed);
 
     // A change with the cookie but without (or with a wrong) CSRF value: 403.
     for value in [None, Some("0000")] {

@@ -4,7 +4,7 @@
 //! feeds.
 
 use crate::api::tags;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Path, Query};
 use crate::state::Shared;
@@ -115,8 +115,8 @@ pub(crate) struct BindingsPage {
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListParams {
     /// Exactly this AOR's bindings (no paging; `search` and `cursor` are
-    /// then ignored).
-    #[param(example = "sip:alice@example.com")]
+    /// then ignored). A SIP or SIPS URI; anything else is 422.
+    #[param(example = "sip:alice@example.com", pattern = "^sips?:")]
     aor: Option<String>,
     /// Only bindings whose AOR, contact or User-Agent contains this (ASCII
     /// case ignored).
@@ -202,8 +202,9 @@ pub(crate) async fn list(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub(crate) struct AorPath {
-    /// The AOR, percent-encoded (`sip%3Aalice%40example.com`).
-    #[param(example = "sip:alice@example.com")]
+    /// The AOR, percent-encoded (`sip%3Aalice%40example.com`): a SIP or
+    /// SIPS URI; anything else is 422.
+    #[param(example = "sip:alice@example.com", pattern = "^sips?:")]
     aor: String,
 }
 

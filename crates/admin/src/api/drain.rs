@@ -3,7 +3,7 @@
 //! serves again.
 
 use crate::api::tags;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Query;
 use crate::state::Shared;

@@ -119,5 +119,5 @@ pub(crate) async fn events(
         let ev = next(&mut feed).await?;
         Some((Ok(ev), feed))
     });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEPALIVE).text(" keepalive"))
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEPALIVE).text("keepalive"))
 }

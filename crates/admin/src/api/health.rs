@@ -74,10 +74,10 @@ pub(crate) async fn readyz(State(app): State<Shared>) -> Response {
 /// This document.
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = tags::OPS,
     responses((status = 200, description = "The OpenAPI document of this API", body = Object)))]
-pub(crate) async fn openapi_json() -> Response {
+pub(crate) async fn openapi_json(State(app): State<Shared>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        crate::router::document_json(),
+        app.openapi.get().cloned().unwrap_or_default(),
     )
         .into_response()
 }

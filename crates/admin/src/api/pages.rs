@@ -4,7 +4,7 @@
 //! pages are static: data reaches them only as JSON from the API.
 
 use crate::api::tags;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;

@@ -2,7 +2,7 @@
 //! all (the old one keeps running and the reason is answered 422).
 
 use crate::api::tags;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::Shared;
 use axum::extract::State;

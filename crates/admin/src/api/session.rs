@@ -3,7 +3,7 @@
 //! change (`X-CSRF-Token`).
 
 use crate::api::tags;
-use crate::auth::{Caller, PeerAddr};
+use crate::caller::{Caller, PeerAddr};
 use crate::error::{unauthorized, ErrorBody};
 use crate::extract::Json;
 use crate::sessions::COOKIE;

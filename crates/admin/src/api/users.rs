@@ -4,7 +4,7 @@
 //! is synchronous (SQLite), so its calls run on the blocking pool.
 
 use crate::api::tags;
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path, Query};
 use crate::state::Shared;
