@@ -1,6 +1,7 @@
 //! Reloading the real `locus serve` while it holds registrations: SIGHUP
 //! and `POST /api/v1/reload` re-read the config file; a good one applies
-//! to the next REGISTER and the bindings stay, a broken one is refused
+//! to the next REGISTER while the bindings and TCP connections stay, a
+//! broken one is refused
 //! whole (the reason logged) and the old configuration keeps serving.
 
 mod common;
@@ -23,7 +24,7 @@ fn config(max: u32) -> String {
 fn start(dir: &Path, text: &str) -> (Locus, PathBuf, PathBuf) {
     let file = dir.join("locus.toml");
     std::fs::write(&file, text).unwrap();
-    let listen = vec!["udp:127.0.0.1:0".to_string()];
+    let listen = vec!["udp:127.0.0.1:0".to_string(), "tcp:127.0.0.1:0".to_string()];
     let (locus, log) = Locus::start_logged(&listen, &["--config", file.to_str().unwrap()]);
     (locus, file, log)
 }
@@ -90,11 +91,29 @@ fn sighup_applies_the_changed_file_and_keeps_the_bindings() {
     let tmp = tempfile::tempdir().unwrap();
     let (locus, file, log) = start(tmp.path(), &config(3600));
     assert_eq!(granted(&locus, "alice"), 3600);
+    let mut tcp = TcpClient::connect(locus.tcp_addr());
+    let mut dave = Register::new("dave");
+    dave.transport = "TCP";
+    dave.expires = Some("7200".into());
+    assert_eq!(tcp.request(&dave.build()).code, 200);
 
     std::fs::write(&file, config(1800)).unwrap();
     send_signal(locus.child.as_ref().unwrap(), libc::SIGHUP);
     wait_for_log(&log, "configuration reloaded");
     wait_granted(&locus, "bob", 1800);
+
+    // The TCP connection opened before the reload still serves, under
+    // the new limits.
+    dave.cseq += 1;
+    let refreshed = tcp.request(&dave.build());
+    assert_eq!(refreshed.code, 200, "{}", refreshed.raw);
+    assert!(
+        refreshed
+            .contacts()
+            .contains(&("sip:dave@192.0.2.10:5062".to_string(), 1800)),
+        "{}",
+        refreshed.raw
+    );
 
     // alice's binding, made before the reload, is still there.
     assert!(
