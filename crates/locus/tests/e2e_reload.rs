@@ -1,8 +1,8 @@
 //! Reloading the real `locus serve` while it holds registrations: SIGHUP
 //! and `POST /api/v1/reload` re-read the config file; a good one applies
 //! to the next REGISTER while the bindings and TCP connections stay, a
-//! broken one is refused
-//! whole (the reason logged) and the old configuration keeps serving.
+//! broken one is refused whole (the reason logged) and the old
+//! configuration keeps serving.
 
 mod common;
 
