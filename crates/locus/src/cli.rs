@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::bindings_cmd::BindingsArgs;
 use crate::settings::ServeArgs;
+use crate::stats_cmd::StatsArgs;
 use crate::users_cmd::UsersCommand;
 
 /// locus: SIP registrar, location service and location-based router.
@@ -24,11 +25,13 @@ pub struct Cli {
 pub enum Command {
     /// Run the registrar, proxy and redirect server (with digest authentication).
     Serve(Box<ServeArgs>),
-    /// Print the stored bindings of every address-of-record, or of one.
+    /// Print the bindings of every address-of-record, or of one (from the running server, else the store).
     Bindings(BindingsArgs),
-    /// Manage the accounts of digest authentication.
+    /// Manage the accounts of digest authentication (through the running server, else the store).
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Print the running server's statistics (without a server: the store's counts).
+    Stats(StatsArgs),
 
     /// Register, refresh, query or remove bindings at a registrar (a SIP UA's registration client).
     Register(crate::register::RegisterArgs),
@@ -54,7 +57,7 @@ mod tests {
         let Command::Bindings(args) = cli.command else {
             panic!("expected bindings");
         };
-        assert_eq!(args.data_dir, PathBuf::from("./locus-data"));
+        assert_eq!(args.server.data_dir, None);
         assert_eq!(args.aor, None);
 
         let cli = Cli::try_parse_from(["locus", "bindings", "--data-dir", "/d", "sip:a@b"])
@@ -62,7 +65,7 @@ mod tests {
         let Command::Bindings(args) = cli.command else {
             panic!("expected bindings");
         };
-        assert_eq!(args.data_dir, PathBuf::from("/d"));
+        assert_eq!(args.server.data_dir, Some(PathBuf::from("/d")));
         assert_eq!(args.aor.as_deref(), Some("sip:a@b"));
     }
 

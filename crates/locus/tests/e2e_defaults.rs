@@ -21,6 +21,14 @@ fn serve_without_arguments_uses_the_embedded_defaults() {
     assert!(text.contains("listening on udp:127.0.0.1:5060"), "{text}");
     assert!(text.contains("listening on tcp:127.0.0.1:5060"), "{text}");
     assert!(text.contains("serving any domain"), "{text}");
+    assert!(
+        text.contains("admin API on http://127.0.0.1:8060"),
+        "{text}"
+    );
+    assert!(
+        text.contains("admin token in ./locus-data/admin-token"),
+        "{text}"
+    );
     assert!(text.contains("locus-data/locus.db"), "{text}");
 
     // Any domain is served.

@@ -66,6 +66,8 @@ fn start_in(ns: &Netns, data: &std::path::Path, extra: &[&str]) -> Locus {
         "--multicast",
         "--multicast-interface",
         "127.0.0.1",
+        "--admin-listen",
+        "127.0.0.1:0",
     ];
     argv.extend(extra);
     let mut cmd = ns.cmd(&argv);

@@ -60,6 +60,7 @@ fn help_shows_the_declared_defaults() {
         ("tcp-idle-timeout", "300"),
         ("commit-window", "1000"),
         ("log-level", "info"),
+        ("log-format", "text"),
         ("mode", "proxy"),
         ("branch-timeout", "180"),
         ("auth", "on when accounts exist"),
@@ -71,6 +72,8 @@ fn help_shows_the_declared_defaults() {
         ("block-time", "600"),
         ("rate-limit", "500"),
         ("rate-window", "2"),
+        ("admin-listen", "127.0.0.1:8060"),
+        ("admin-token-file", "DATA_DIR/admin-token"),
     ];
     for (id, default) in expected {
         let help = help_of(&command, id);
@@ -87,9 +90,10 @@ fn config_help_lists_the_keys_and_tables() {
         help_of(&serve_command(), "config"),
         "TOML file with the same settings (keys: listen, domains, data_dir, default_expires, \
          min_expires, max_expires, max_contacts, tcp_idle_timeout, commit_window, log_level, \
-         mode, domain_modes, forking, branch_timeout, record_route, relay, relay_denied_status, \
-         multicast, multicast_register, multicast_reply, multicast_interface, and tables [auth] \
-         and [abuse]); flags override it"
+         log_format, mode, domain_modes, forking, branch_timeout, record_route, relay, \
+         relay_denied_status, multicast, multicast_register, multicast_reply, \
+         multicast_interface, admin_listen, admin_token_file, admin_tls_cert, admin_tls_key, \
+         admin_insecure, and tables [auth] and [abuse]); flags override it"
     );
 }
 
@@ -120,12 +124,90 @@ fn restart_only_settings() {
         [
             "listen",
             "data_dir",
+            "tcp_idle_timeout",
             "commit_window",
+            "log_format",
             "multicast",
             "multicast_interface",
-            "auth.users_file"
+            "auth.users_file",
+            "admin_listen",
+            "admin_token_file",
+            "admin_tls_cert",
+            "admin_tls_key",
+            "admin_insecure"
         ]
     );
+}
+
+/// A reload reports each restart-only setting that changed, and only
+/// those: every one of them is compared.
+#[test]
+fn restart_needed_names_each_restart_only_setting() {
+    let token = ["--admin-token-file", "/t"];
+    let tls = ["--admin-tls-cert", "/c", "--admin-tls-key", "/k"];
+    let mcast = ["--multicast"];
+    let cases: [(&[&str], &[&str], &str); 13] = [
+        (&[], &["--listen", "udp:127.0.0.1:5070"], "listen"),
+        (
+            &token,
+            &["--data-dir", "/elsewhere", "--admin-token-file", "/t"],
+            "data_dir",
+        ),
+        (&[], &["--tcp-idle-timeout", "9"], "tcp_idle_timeout"),
+        (&[], &["--commit-window", "7"], "commit_window"),
+        (&[], &["--log-format", "json"], "log_format"),
+        (&[], &mcast, "multicast"),
+        (
+            &mcast,
+            &["--multicast", "--multicast-interface", "127.0.0.1"],
+            "multicast_interface",
+        ),
+        (&[], &["--users-file", "/u"], "auth.users_file"),
+        (&[], &["--admin-listen", "off"], "admin_listen"),
+        (&[], &["--admin-token-file", "/t2"], "admin_token_file"),
+        (
+            &tls,
+            &["--admin-tls-cert", "/c2", "--admin-tls-key", "/k"],
+            "admin_tls_cert",
+        ),
+        (
+            &tls,
+            &["--admin-tls-cert", "/c", "--admin-tls-key", "/k2"],
+            "admin_tls_key",
+        ),
+        (&[], &["--admin-insecure"], "admin_insecure"),
+    ];
+    let strings = |flags: &[&str]| flags.iter().map(|f| f.to_string()).collect::<Vec<_>>();
+    for (base, changed, key) in cases {
+        let running = resolve_flags(&strings(base)).expect("base settings");
+        let new = resolve_flags(&strings(changed)).expect("changed settings");
+        assert_eq!(
+            super::restart::restart_needed(&running, &new),
+            [key],
+            "{changed:?}"
+        );
+        assert!(super::restart::restart_needed(&running, &running).is_empty());
+    }
+    let mut covered: Vec<&str> = cases.iter().map(|(_, _, key)| *key).collect();
+    let mut declared_keys: Vec<&str> = declared()
+        .filter(|setting| !setting.reloadable())
+        .map(|setting| setting.key())
+        .collect();
+    covered.sort_unstable();
+    declared_keys.sort_unstable();
+    assert_eq!(covered, declared_keys);
+
+    let running = resolve_flags(&[]).expect("defaults");
+    let reloadable = [
+        "--max-expires",
+        "100",
+        "--default-expires",
+        "90",
+        "--log-level",
+        "debug",
+    ];
+    let new = resolve_flags(&strings(&reloadable)).expect("changed");
+    assert!(super::restart::restart_needed(&running, &new).is_empty());
 }
 
 /// A secret, declared for the tests only (no real setting is secret yet):

@@ -1,7 +1,8 @@
 //! The flags of `locus serve`, built from the declarations with clap's
-//! builder API: `--config FILE` and one flag per setting.
+//! builder API: `--config FILE`, `--check-config FILE` and one flag per
+//! setting.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{value_parser, Arg, ArgMatches, Args, Command, FromArgMatches};
 
@@ -9,6 +10,9 @@ use super::setting::{joined, Declared};
 
 /// The clap id and flag name of `--config FILE`.
 pub const CONFIG: &str = "config";
+
+/// The clap id and flag name of `--check-config FILE`.
+pub const CHECK_CONFIG: &str = "check-config";
 
 /// The command line of `locus serve`, as given; [`super::resolve`] merges it
 /// with the config file and the defaults.
@@ -21,6 +25,16 @@ impl ServeArgs {
     /// The parsed flags.
     pub fn matches(&self) -> &ArgMatches {
         &self.matches
+    }
+
+    /// The file of `--check-config FILE`: check it (with the other flags)
+    /// instead of serving.
+    pub fn check_config(&self) -> Option<&Path> {
+        self.matches
+            .try_get_one::<PathBuf>(CHECK_CONFIG)
+            .ok()
+            .flatten()
+            .map(PathBuf::as_path)
     }
 }
 
@@ -48,14 +62,25 @@ impl Args for ServeArgs {
     }
 }
 
-/// `--config FILE` and the flags of `declared`, in order.
+/// `--config FILE`, `--check-config FILE` and the flags of `declared`, in
+/// order.
 pub fn args(declared: &[&'static dyn Declared]) -> Vec<Arg> {
     let config = Arg::new(CONFIG)
         .long(CONFIG)
         .value_name("FILE")
         .value_parser(value_parser!(PathBuf))
         .help(config_help(declared));
-    std::iter::once(config)
+    let check = Arg::new(CHECK_CONFIG)
+        .long(CHECK_CONFIG)
+        .value_name("FILE")
+        .value_parser(value_parser!(PathBuf))
+        .conflicts_with(CONFIG)
+        .help(
+            "Check the config file FILE (with the other flags) and exit: 0 printing `config \
+             OK: FILE`, or 2 naming the bad key; binds nothing, opens no store",
+        );
+    [config, check]
+        .into_iter()
         .chain(declared.iter().map(|setting| setting.arg()))
         .collect()
 }

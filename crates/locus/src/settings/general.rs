@@ -5,12 +5,12 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::checks::{at_least_one, seconds};
+use super::checks::{at_least_one, pick, seconds};
 use super::error::ConfigError;
 use super::setting::{declare, Choices, Fallback, Setting};
 use crate::domain::normalize_domain;
 use crate::listen::ListenSpec;
-use crate::logging::LOG_LEVELS;
+use crate::logging::{LogFormat, LOG_LEVELS};
 
 /// Default directory of the location database, for `serve` and for the
 /// subcommands that read it.
@@ -53,7 +53,8 @@ declare! {
         flag: "--data-dir",
         key: "data_dir",
         value_name: "DIR",
-        help: "Directory holding the location database",
+        help: "Directory holding the location and account database, the server secret, the \
+               admin token and the audit log",
         default: Fallback::Value(&[DEFAULT_DATA_DIR]),
         choices: Choices::Any,
         check: Ok,
@@ -123,7 +124,7 @@ declare! {
         default: Fallback::Value(&["300"]),
         choices: Choices::Any,
         check: seconds,
-        reloadable: true,
+        reloadable: false,
         secret: false,
     };
 
@@ -154,6 +155,20 @@ declare! {
         choices: Choices::OneOfAnyCase(&LOG_LEVELS),
         check: normalize_log_level,
         reloadable: true,
+        secret: false,
+    };
+
+    /// How log lines are written: for people, or as JSON for collectors.
+    LOG_FORMAT: Setting<String, LogFormat> = Setting {
+        flag: "--log-format",
+        key: "log_format",
+        value_name: "FORMAT",
+        help: "Format of the log lines on stderr: text (for people) or json (one JSON object \
+               per line, for log collectors)",
+        default: Fallback::Value(&["text"]),
+        choices: Choices::OneOf(&["text", "json"]),
+        check: |text| pick(&text, &[("text", LogFormat::Text), ("json", LogFormat::Json)], false),
+        reloadable: false,
         secret: false,
     };
 }

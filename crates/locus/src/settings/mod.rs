@@ -14,6 +14,7 @@
 //! value of a type no setting has used yet needs an `input::Single` impl.
 
 mod abuse;
+mod admin;
 mod auth;
 mod checks;
 mod error;
@@ -21,10 +22,13 @@ mod file;
 mod flags;
 mod general;
 mod input;
+mod restart;
 mod routing;
 mod setting;
 mod sources;
 
+#[cfg(test)]
+mod contrib_tests;
 #[cfg(test)]
 mod declaration_tests;
 #[cfg(test)]
@@ -39,25 +43,34 @@ use std::time::Duration;
 use sip_core::abuse::AbuseConfig;
 
 use crate::listen::ListenSpec;
+use crate::logging::LogFormat;
 use general::{
-    COMMIT_WINDOW, DATA_DIR, DEFAULT_EXPIRES, DOMAINS, LISTEN, LOG_LEVEL, MAX_CONTACTS,
+    COMMIT_WINDOW, DATA_DIR, DEFAULT_EXPIRES, DOMAINS, LISTEN, LOG_FORMAT, LOG_LEVEL, MAX_CONTACTS,
     MAX_EXPIRES, MIN_EXPIRES, TCP_IDLE_TIMEOUT,
 };
 use setting::Declared;
 use sources::Sources;
 
+pub use admin::{AdminSettings, AUDIT_LOG_NAME, DEFAULT_ADMIN_LISTEN, TOKEN_FILE_NAME};
 pub use auth::AuthSettings;
 pub use error::ConfigError;
 pub use flags::ServeArgs;
 pub use general::DEFAULT_DATA_DIR;
+pub use restart::restart_needed;
 pub use routing::{Mode, RoutingSettings};
 
 /// Every declared setting, in the order of `--help` and the README.
 fn declared() -> impl Iterator<Item = &'static dyn Declared> {
-    [general::GENERAL, routing::ROUTING, auth::AUTH, abuse::ABUSE]
-        .into_iter()
-        .flatten()
-        .copied()
+    [
+        general::GENERAL,
+        routing::ROUTING,
+        auth::AUTH,
+        abuse::ABUSE,
+        admin::ADMIN,
+    ]
+    .into_iter()
+    .flatten()
+    .copied()
 }
 
 /// Validated settings of `locus serve`.
@@ -85,12 +98,16 @@ pub struct Settings {
     pub commit_window: Duration,
     /// Log verbosity, one of [`crate::logging::LOG_LEVELS`], lowercase.
     pub log_level: String,
+    /// How log lines are written.
+    pub log_format: LogFormat,
     /// Proxy, redirect, relay and multicast behaviour.
     pub routing: RoutingSettings,
     /// Digest authentication.
     pub auth: AuthSettings,
     /// Brute-force and flood limits.
     pub abuse: AbuseConfig,
+    /// The admin listener.
+    pub admin: AdminSettings,
 }
 
 impl fmt::Display for Settings {
@@ -136,7 +153,6 @@ pub fn resolve(args: &ServeArgs) -> Result<Settings, ConfigError> {
     Ok(Settings {
         listen,
         domains,
-        data_dir,
         default_expires,
         min_expires,
         max_expires,
@@ -144,8 +160,34 @@ pub fn resolve(args: &ServeArgs) -> Result<Settings, ConfigError> {
         tcp_idle_timeout: TCP_IDLE_TIMEOUT.value(&sources)?,
         commit_window: COMMIT_WINDOW.value(&sources)?,
         log_level: LOG_LEVEL.value(&sources)?,
+        log_format: LOG_FORMAT.value(&sources)?,
         routing: routing::resolve(&sources)?,
         auth: auth::resolve(&sources)?,
         abuse: abuse::resolve(&sources)?,
+        admin: admin::resolve(&sources, &data_dir)?,
+        data_dir,
     })
+}
+
+/// The settings of a server started with `--config path` and no other
+/// flag (the management commands read a server's file this way).
+pub fn from_file(path: &std::path::Path) -> Result<Settings, ConfigError> {
+    use clap::{Args, Command, FromArgMatches};
+    let command = ServeArgs::augment_args(Command::new("serve"));
+    let argv = [
+        std::ffi::OsStr::new("serve"),
+        "--config".as_ref(),
+        path.as_os_str(),
+    ];
+    let matches = command
+        .try_get_matches_from(argv)
+        .map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+    let args = ServeArgs::from_arg_matches(&matches).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    resolve(&args)
 }

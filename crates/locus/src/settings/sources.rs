@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::ConfigError;
 use super::file::ConfigFile;
-use super::flags::CONFIG;
+use super::flags::{CHECK_CONFIG, CONFIG};
 use super::input::Input;
 use super::setting::Declared;
 
@@ -20,13 +20,14 @@ pub struct Sources<'a> {
 }
 
 impl<'a> Sources<'a> {
-    /// Reads the config file that `flags` name with `--config`, if any,
-    /// knowing the keys of `declared`.
+    /// Reads the config file that `flags` name with `--config` (or
+    /// `--check-config`), if any, knowing the keys of `declared`.
     pub fn load(
         flags: &'a ArgMatches,
         declared: &[&'static dyn Declared],
     ) -> Result<Self, ConfigError> {
-        let path = flags.try_get_one::<PathBuf>(CONFIG).ok().flatten();
+        let file = |id| flags.try_get_one::<PathBuf>(id).ok().flatten();
+        let path = file(CONFIG).or_else(|| file(CHECK_CONFIG));
         let file = match path {
             Some(path) => Some(ConfigFile::load(path, declared)?),
             None => None,

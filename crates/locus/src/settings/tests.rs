@@ -7,8 +7,10 @@ use clap::{Args, Command, FromArgMatches};
 use sip_core::abuse::BlockAction;
 use sip_core::digest::Algorithm;
 
+use super::admin::TlsPaths;
 use super::routing::{Forking, MulticastSettings};
 use super::*;
+use crate::logging::LogFormat;
 
 fn serve_args(flags: &[&str]) -> ServeArgs {
     let argv = ["serve"].iter().chain(flags).copied();
@@ -72,9 +74,16 @@ fn defaults_without_config() {
             tcp_idle_timeout: Duration::from_secs(300),
             commit_window: Duration::from_micros(1000),
             log_level: "info".to_owned(),
+            log_format: LogFormat::Text,
             routing: default_routing(),
             auth: settings.auth.clone(),
             abuse: settings.abuse.clone(),
+            admin: AdminSettings {
+                listen: Some("127.0.0.1:8060".parse().expect("address")),
+                token_file: PathBuf::from("./locus-data/admin-token"),
+                tls: None,
+                insecure: false,
+            },
         }
     );
 }
@@ -145,9 +154,14 @@ fn file_overrides_defaults_and_flags_override_file() {
             tcp_idle_timeout: Duration::from_secs(9),
             commit_window: Duration::from_micros(1000),
             log_level: "trace".to_owned(),
+            log_format: LogFormat::Text,
             routing: default_routing(),
             auth: merged.auth.clone(),
             abuse: merged.abuse.clone(),
+            admin: AdminSettings {
+                token_file: PathBuf::from("/tmp/x/admin-token"),
+                ..merged.admin.clone()
+            },
         }
     );
 }
@@ -499,4 +513,91 @@ fn datetimes_and_tables_of_the_wrong_kind_are_refused() {
     );
     let text = error_text("[listen]\nudp = 1\n", &[]);
     assert!(text.contains("line 1"), "{text}");
+}
+
+#[test]
+fn log_format_is_text_or_json() {
+    let settings = resolve_with("log_format = \"json\"\n", &[]).expect("valid");
+    assert_eq!(settings.log_format, LogFormat::Json);
+    let settings =
+        resolve_with("log_format = \"json\"\n", &["--log-format", "text"]).expect("valid");
+    assert_eq!(settings.log_format, LogFormat::Text);
+    let text = error_text("log_format = \"xml\"\n", &[]);
+    assert!(text.starts_with("--log-format / log_format:"), "{text}");
+    assert!(text.contains("text or json"), "{text}");
+}
+
+#[test]
+fn admin_settings_from_file_and_flags() {
+    let text = "admin_listen = \"[::1]:9000\"\nadmin_token_file = \"/etc/locus/token\"\n\
+                admin_tls_cert = \"/etc/locus/cert.pem\"\nadmin_tls_key = \"/etc/locus/key.pem\"\n";
+    let admin = resolve_with(text, &[]).expect("valid").admin;
+    assert_eq!(admin.listen, Some("[::1]:9000".parse().expect("address")));
+    assert_eq!(admin.token_file, PathBuf::from("/etc/locus/token"));
+    assert_eq!(
+        admin.tls,
+        Some(TlsPaths {
+            cert: PathBuf::from("/etc/locus/cert.pem"),
+            key: PathBuf::from("/etc/locus/key.pem"),
+        })
+    );
+    assert!(!admin.insecure);
+
+    let admin = resolve_with(text, &["--admin-listen", "OFF"])
+        .expect("valid")
+        .admin;
+    assert_eq!(admin.listen, None);
+    let admin = resolve(&serve_args(&["--data-dir", "/srv/l"]))
+        .expect("valid")
+        .admin;
+    assert_eq!(admin.token_file, PathBuf::from("/srv/l/admin-token"));
+
+    // A public address needs TLS or --admin-insecure.
+    let flags = ["--admin-listen", "0.0.0.0:8060", "--admin-insecure"];
+    let admin = resolve(&serve_args(&flags)).expect("valid").admin;
+    assert!(admin.insecure);
+    let text = error_text("admin_listen = \"0.0.0.0:8060\"\n", &[]);
+    assert!(text.starts_with("--admin-listen / admin_listen:"), "{text}");
+    assert!(
+        text.contains("--admin-tls-cert") && text.contains("--admin-insecure"),
+        "{text}"
+    );
+    let public_tls =
+        "admin_listen = \"0.0.0.0:8060\"\nadmin_tls_cert = \"c\"\nadmin_tls_key = \"k\"\n";
+    assert!(resolve_with(public_tls, &[]).is_ok());
+}
+
+#[test]
+fn admin_errors_name_flag_and_key() {
+    let text = error_text("", &["--admin-listen", "localhost:8060"]);
+    assert!(text.starts_with("--admin-listen / admin_listen:"), "{text}");
+    assert!(text.contains("IP:PORT") && text.contains("off"), "{text}");
+    let text = error_text("admin_listen = 8060\n", &[]);
+    assert!(text.contains("admin_listen"), "{text}");
+    let text = error_text("", &["--admin-tls-cert", "/c.pem"]);
+    assert_eq!(
+        text,
+        "--admin-tls-key / admin_tls_key: is required with --admin-tls-cert"
+    );
+    let text = error_text("admin_tls_key = \"/k.pem\"\n", &[]);
+    assert_eq!(
+        text,
+        "--admin-tls-cert / admin_tls_cert: is required with --admin-tls-key"
+    );
+    let text = error_text("admin_insecure = \"yes\"\n", &[]);
+    assert!(text.contains("admin_insecure"), "{text}");
+}
+
+#[test]
+fn check_config_reads_its_file() {
+    let file = config_file("max_contacts = 4\n");
+    let path = file.path().to_str().expect("utf-8 temp path");
+    let args = serve_args(&["--check-config", path, "--min-expires", "5"]);
+    assert_eq!(args.check_config(), Some(file.path()));
+    let settings = resolve(&args).expect("valid");
+    assert_eq!((settings.max_contacts, settings.min_expires), (4, 5));
+    let argv = ["serve", "--check-config", path, "--config", path];
+    assert!(ServeArgs::augment_args(Command::new("serve"))
+        .try_get_matches_from(argv)
+        .is_err());
 }

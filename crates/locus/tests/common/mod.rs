@@ -11,7 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Upper bound for any single wait in these tests (not a performance
@@ -35,9 +35,47 @@ pub struct Locus {
     /// Every listener the banner names, in its order: transport (`udp` or
     /// `tcp`) and the bound address.
     pub listeners: Vec<(String, SocketAddr)>,
+    /// The admin API's URL (`http://127.0.0.1:PORT`) from the banner,
+    /// unless it is off.
+    pub admin_url: Option<String>,
+    /// The admin token's file from the banner.
+    pub token_file: Option<PathBuf>,
     pub data_dir: PathBuf,
     pub stdout_lines: Vec<String>,
     pub _tmp: Option<tempfile::TempDir>,
+}
+
+/// The admin URL of the last server each data directory was served by:
+/// the management commands the tests run on a data directory are pointed
+/// at that server (or, once it stopped, at its closed port, so they use
+/// the store), never at whatever else listens on the default port.
+static ADMIN_URLS: Mutex<Vec<(PathBuf, String)>> = Mutex::new(Vec::new());
+
+/// The admin URL of the last server of `data_dir`, if one was started.
+pub fn admin_url_of(data_dir: &Path) -> Option<String> {
+    let urls = ADMIN_URLS.lock().unwrap_or_else(PoisonError::into_inner);
+    urls.iter()
+        .rev()
+        .find(|(dir, _)| dir == data_dir)
+        .map(|(_, url)| url.clone())
+}
+
+/// `--admin-url URL` of the last server of `data_dir`, for a management
+/// command (none when no server was started there).
+pub fn admin_url_args(data_dir: &Path) -> Vec<String> {
+    admin_url_of(data_dir)
+        .map(|url| vec!["--admin-url".to_owned(), url])
+        .unwrap_or_default()
+}
+
+/// `--admin-listen 127.0.0.1:0` unless `extra` sets the admin listener:
+/// servers started in parallel must not all take the default port.
+fn admin_listen_args(extra: &[&str]) -> Vec<&'static str> {
+    if extra.iter().any(|a| a.starts_with("--admin-listen")) {
+        Vec::new()
+    } else {
+        vec!["--admin-listen", "127.0.0.1:0"]
+    }
 }
 
 /// Path of the binary under test.
@@ -269,6 +307,7 @@ impl Locus {
         ])
         .arg("--data-dir")
         .arg(data_dir)
+        .args(admin_listen_args(extra))
         .args(extra)
         .stderr(Stdio::inherit());
         Locus::spawn(cmd, data_dir, None)
@@ -292,16 +331,29 @@ impl Locus {
         for l in listen {
             cmd.args(["--listen", l]);
         }
-        cmd.arg("--data-dir").arg(&data).args(extra);
+        cmd.arg("--data-dir")
+            .arg(&data)
+            .args(admin_listen_args(extra))
+            .args(extra);
         cmd.stderr(Stdio::inherit());
         Locus::spawn(cmd, &data, Some(tmp))
     }
 
     /// Spawns `cmd` (a `locus serve`, possibly under a wrapper) and waits,
     /// within WAIT, for its banner up to the `location store:` line; the
-    /// `listening on` lines give the bound addresses. Stdout keeps being
-    /// drained afterwards.
-    pub fn spawn(mut cmd: Command, data_dir: &Path, tmp: Option<tempfile::TempDir>) -> Locus {
+    /// `listening on` lines give the bound addresses, `admin API on` and
+    /// `admin token in` the admin listener's. Stdout keeps being drained
+    /// afterwards.
+    pub fn spawn(cmd: Command, data_dir: &Path, tmp: Option<tempfile::TempDir>) -> Locus {
+        Locus::spawn_reading(cmd, data_dir, tmp).0
+    }
+
+    /// [`Locus::spawn`], also returning the rest of the server's stdout.
+    pub fn spawn_reading(
+        mut cmd: Command,
+        data_dir: &Path,
+        tmp: Option<tempfile::TempDir>,
+    ) -> (Locus, Lines) {
         let mut child = cmd
             .stdout(Stdio::piped())
             .spawn()
@@ -311,6 +363,8 @@ impl Locus {
         let mut locus = Locus {
             child: Some(child),
             listeners: Vec::new(),
+            admin_url: None,
+            token_file: None,
             data_dir: data_dir.to_path_buf(),
             stdout_lines: Vec::new(),
             _tmp: tmp,
@@ -332,13 +386,43 @@ impl Locus {
                     .unwrap_or_else(|e| panic!("bad listener in {line:?}: {e}"));
                 locus.listeners.push((transport.to_string(), addr));
             }
+            if let Some(url) = line.strip_prefix("admin API on ") {
+                locus.admin_url = Some(url.to_string());
+                ADMIN_URLS
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push((data_dir.to_path_buf(), url.to_string()));
+            }
+            if let Some(path) = line.strip_prefix("admin token in ") {
+                locus.token_file = Some(PathBuf::from(path));
+            }
             let done = line.starts_with("location store:");
             locus.stdout_lines.push(line);
             if done {
-                return locus;
+                return (locus, out);
             }
             assert!(Instant::now() < deadline, "locus not ready");
         }
+    }
+
+    /// [`Locus::start_with`] without a wrapper, its stderr (the log) going
+    /// to a file of its temporary directory, whose path is returned.
+    pub fn start_logged(listen: &[String], extra: &[&str]) -> (Locus, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let log = tmp.path().join("stderr.log");
+        let file = std::fs::File::create(&log).unwrap();
+        let mut cmd = Command::new(bin());
+        cmd.arg("serve");
+        for l in listen {
+            cmd.args(["--listen", l]);
+        }
+        cmd.arg("--data-dir")
+            .arg(&data)
+            .args(admin_listen_args(extra))
+            .args(extra)
+            .stderr(file);
+        (Locus::spawn(cmd, &data, Some(tmp)), log)
     }
 
     /// The first listener of `transport` (`udp` or `tcp`) the banner names
@@ -368,6 +452,29 @@ impl Locus {
             .find(|(t, _)| t == transport)
             .map(|(_, a)| *a)
             .unwrap_or_else(|| panic!("no {transport} listener: {:?}", self.listeners))
+    }
+
+    /// The admin API's URL; fails the test when the banner named none.
+    pub fn admin(&self) -> &str {
+        self.admin_url
+            .as_deref()
+            .unwrap_or_else(|| panic!("no admin API in the banner: {:?}", self.stdout_lines))
+    }
+
+    /// The admin token (read from the file the banner names).
+    pub fn token(&self) -> String {
+        let path = self.token_file.as_ref().unwrap_or_else(|| {
+            panic!("no admin token file in the banner: {:?}", self.stdout_lines)
+        });
+        std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+            .trim()
+            .to_string()
+    }
+
+    /// The PID of the running server.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
     }
 
     /// Sends SIGKILL (no cleanup at all) and waits for the process.
@@ -664,6 +771,7 @@ fn find(h: &[u8], n: &[u8]) -> Option<usize> {
 pub fn bindings_cmd(data_dir: &Path, aor: Option<&str>) -> (ExitStatus, String) {
     let mut cmd = Command::new(bin());
     cmd.arg("bindings").arg("--data-dir").arg(data_dir);
+    cmd.args(admin_url_args(data_dir));
     if let Some(a) = aor {
         cmd.arg(a);
     }
@@ -675,6 +783,7 @@ pub fn bindings_cmd(data_dir: &Path, aor: Option<&str>) -> (ExitStatus, String) 
 pub fn users_cmd(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(bin());
     cmd.arg("users").args(args).arg("--data-dir").arg(data_dir);
+    cmd.args(admin_url_args(data_dir));
     run(&mut cmd, stdin, WAIT)
 }
 
@@ -732,4 +841,38 @@ impl Drop for KillOnDrop {
     fn drop(&mut self) {
         kill_and_reap(&mut self.0);
     }
+}
+
+/// What a server wrote to its log file so far.
+pub fn read_log(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// Waits, within WAIT, until the log file holds `needle`; returns the log.
+pub fn wait_for_log(path: &Path, needle: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let log = read_log(path);
+        if log.contains(needle) {
+            return log;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {needle:?} in the log within {WAIT:?}:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// An HTTP client for the admin API, every request bounded by WAIT.
+pub fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(WAIT)
+        .build()
+        .unwrap()
+}
+
+/// Runs `locus ARGS` (a management command) with `stdin` to completion.
+pub fn locus_cmd(args: &[&str], stdin: Option<&str>) -> Output {
+    run(Command::new(bin()).args(args), stdin, WAIT)
 }
