@@ -30,7 +30,7 @@ mod tcp;
 mod timers;
 mod udp;
 
-pub use change::Change;
+pub use change::{Change, Subscription};
 pub use config::{AuthSetup, ListenAddr, MulticastConfig, ServerConfig};
 pub use metrics::{Gauges, Metrics, Totals, RESULTS};
 pub use node::{Node, Reloaded};

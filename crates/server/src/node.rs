@@ -2,7 +2,7 @@
 //! reload and the signal handlers read and steer, without reaching into
 //! the shell. A [`Node`] is handed out once every listener serves.
 
-use crate::change::Change;
+use crate::change::{Change, Subscription};
 use crate::config::{ListenAddr, ServerConfig};
 use crate::connections::Connections;
 use crate::metrics::{Gauges, Metrics};
@@ -12,7 +12,6 @@ use sip_core::security::Security;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
-use tokio::sync::broadcast;
 
 /// What a reload did ([`Node::reload`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -171,14 +170,14 @@ impl Node {
     }
 
     /// Announcements of the changes stored through this node from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+    pub fn subscribe(&self) -> Subscription {
         self.0.shell.changes().subscribe()
     }
 
     /// Announces a change made beside the SIP path (the admin API's
     /// deletes), to the same listeners.
     pub fn announce(&self, change: Change) {
-        let _ = self.0.shell.changes().send(change);
+        self.0.shell.changes().send(change);
     }
 
     /// The security state serving now.

@@ -7,7 +7,7 @@
 //! writer thread of the durable backend, right after the commit) sends it
 //! before the result reaches the endpoint, so no task is woken in between.
 
-use crate::change::Change;
+use crate::change::{Change, Changes};
 use crate::metrics::Metrics;
 use crate::sender::Sender;
 use crate::shutdown::Shutdown;
@@ -58,10 +58,6 @@ enum Answer {
     Done,
 }
 
-/// Changes a slow listener of [`Shell::changes`] may lag behind before it
-/// misses some (and is told so).
-const CHANGES_QUEUE: usize = 4096;
-
 /// The endpoint instances and everything that serves them.
 pub(crate) struct Shell {
     endpoints: Box<[Mutex<Endpoint>]>,
@@ -78,7 +74,7 @@ pub(crate) struct Shell {
     idle: Notify,
     shutdown: Shutdown,
     /// Where stored changes are announced (to the admin API's live feed).
-    changes: tokio::sync::broadcast::Sender<Change>,
+    changes: Changes,
     me: Weak<Shell>,
 }
 
@@ -123,7 +119,7 @@ impl Shell {
             in_flight: AtomicUsize::new(0),
             idle: Notify::new(),
             shutdown,
-            changes: tokio::sync::broadcast::channel(CHANGES_QUEUE).0,
+            changes: Changes::default(),
             me: me.clone(),
         })
     }
@@ -150,7 +146,7 @@ impl Shell {
     }
 
     /// Where stored changes are announced.
-    pub(crate) fn changes(&self) -> &tokio::sync::broadcast::Sender<Change> {
+    pub(crate) fn changes(&self) -> &Changes {
         &self.changes
     }
 
@@ -269,15 +265,16 @@ impl Shell {
                 } = *w;
                 let sender = self.sender.get().cloned();
                 // Announced once stored, only while someone listens.
-                let announce = (self.changes.receiver_count() > 0).then(|| {
-                    (
-                        self.changes.clone(),
-                        Change::Stored {
+                let announce = match self.changes.listened() {
+                    true => self.me.upgrade().map(|shell| {
+                        let change = Change::Stored {
                             aor: aor.clone(),
                             bindings: bindings.clone(),
-                        },
-                    )
-                });
+                        };
+                        (shell, change)
+                    }),
+                    false => None,
+                };
                 self.store.write(
                     &aor,
                     &expected,
@@ -295,8 +292,8 @@ impl Shell {
                         if let (Some(t), Some(sender)) = (answer, sender) {
                             sender.send(t);
                         }
-                        if let (Ok(Written::Stored), Some((to, change))) = (&r, announce) {
-                            let _ = to.send(change);
+                        if let (Ok(Written::Stored), Some((shell, change))) = (&r, announce) {
+                            shell.changes.send(change);
                         }
                         back(r.map_or_else(StoreResult::Failed, StoreResult::Written));
                     }),

@@ -26,8 +26,8 @@ pub(crate) async fn run(shell: Arc<Shell>) {
         for b in &expired {
             tracing::debug!(aor = %b.aor, contact = %b.contact, "binding expired");
         }
-        if !expired.is_empty() && shell.changes().receiver_count() > 0 {
-            let _ = shell
+        if !expired.is_empty() && shell.changes().listened() {
+            shell
                 .changes()
                 .send(crate::change::Change::Expired { bindings: expired });
         }

@@ -47,7 +47,7 @@ pub(crate) struct LaggedEvent {
 }
 
 struct Feed {
-    changes: Receiver<Change>,
+    changes: server::Subscription,
     stats: Receiver<Sample>,
     shutdown: server::Shutdown,
 }
